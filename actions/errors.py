@@ -1,0 +1,35 @@
+"""Errors raised by the actions layer; each message says what was wrong and what to do."""
+
+from __future__ import annotations
+
+
+class ActionError(Exception):
+    """Base class of every error the actions layer raises."""
+
+
+class ParseError(ActionError, ValueError):
+    """Model text that is not exactly one valid action.
+
+    Attributes:
+        text: the offending model output (unchanged).
+        reason: what was wrong with it.
+    """
+
+    #: What a well-formed answer looks like; part of every message and of re-ask prompts.
+    EXPECTED = (
+        'one action such as click(512, 300), type_text("hello"), key("enter"), '
+        "scroll(500, 500, down=3), drag(100, 200, 400, 200), done(), "
+        "or a JSON object matching the action schema (coordinates 0-1000 of the image)"
+    )
+
+    def __init__(self, text: str, reason: str) -> None:
+        self.text = text
+        self.reason = reason
+        shown = text if len(text) <= 200 else text[:200] + f"... ({len(text)} chars)"
+        super().__init__(
+            f"cannot parse model output {shown!r}: {reason}. Expected {self.EXPECTED}."
+        )
+
+
+class CoordinateError(ActionError, ValueError):
+    """A point outside the image or screen frame; points are refused, never clamped."""

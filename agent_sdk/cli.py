@@ -1,0 +1,125 @@
+"""The ``agent-sdk`` command line.
+
+Usage::
+
+    agent-sdk demo                         # the oracle agent over the GUI suite, success table
+    agent-sdk demo --episodes 200 --width 1280 --height 800
+    agent-sdk envs                         # every registered env id and what it asks
+    agent-sdk schema                       # the action JSON schema (tool schema for LLMs)
+    agent-sdk parse 'click(512, 300)'      # what the SDK makes of a model's answer
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from agent_sdk.errors import SDK_ERRORS
+
+app = typer.Typer(
+    name="agent-sdk",
+    help="Agents that see through FastVLM and act on screens and robots.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+
+
+def _fail(err: Exception) -> typer.Exit:
+    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+    return typer.Exit(code=2)
+
+
+@app.command()
+def demo(
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per task")] = 50,
+    seed: Annotated[int, typer.Option(help="seed of the first episode")] = 0,
+    width: Annotated[int, typer.Option(help="screen width in pixels")] = 320,
+    height: Annotated[int, typer.Option(help="screen height in pixels")] = 240,
+    suite: Annotated[str, typer.Option(help="suite name")] = "ui",
+) -> None:
+    """Run the oracle agent over a suite and print the success table."""
+    from agent_sdk.evaluate import evaluate, oracle_policy, summarize
+    from envs import SUITES
+
+    if suite not in SUITES:
+        raise _fail(ValueError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}"))
+    env_ids = SUITES[suite]
+    try:
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TimeRemainingColumn(), console=console, transient=True,
+        ) as progress:  # fmt: skip
+            bar = progress.add_task("oracle", total=episodes * len(env_ids))
+            records = evaluate(
+                env_ids, oracle_policy, episodes, seed,
+                env_kwargs={"width": width, "height": height}, policy_name="oracle",
+                on_episode=lambda r: progress.update(bar, advance=1, description=r.env_id),
+            )  # fmt: skip
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    table = Table(title=f"Oracle agent on the '{suite}' suite at {width}x{height}, seeds {seed}..{seed + episodes - 1}")
+    for col in ("env id", "episodes", "success", "95% CI", "mean steps", "steps/s"):
+        table.add_column(col, justify="left" if col == "env id" else "right")
+    summaries = summarize(records)
+    for s in summaries:
+        lo, hi = s.interval
+        table.add_row(s.env_id, str(s.episodes), f"{s.success_rate:.1%}", f"{lo:.2f}-{hi:.2f}", f"{s.mean_steps:.1f}", f"{s.steps_per_s:,.0f}")
+    total = sum(s.successes for s in summaries), sum(s.episodes for s in summaries)
+    table.add_section()
+    table.add_row("all", str(total[1]), f"{total[0] / total[1]:.1%}", "", "", "")
+    console.print(table)
+
+
+@app.command("envs")
+def list_envs() -> None:
+    """List every registered env id with its task summary and step budget."""
+    from envs import SUITES
+    from envs.ui.tasks import TASK_NAMES, get_task
+
+    table = Table(title="Environments")
+    for col in ("env id", "max steps", "task"):
+        table.add_column(col)
+    for env_id, name in zip(SUITES["ui"], TASK_NAMES):
+        task = get_task(name)
+        table.add_row(env_id, str(task.max_steps), task.summary)
+    console.print(table)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON schema of one action (the tool schema text LLMs get)."""
+    from actions.schema import tool_schema
+
+    sys.stdout.write(json.dumps(tool_schema(), indent=2) + "\n")
+
+
+@app.command()
+def parse(
+    text: Annotated[str, typer.Argument(help="a model's answer, e.g. 'click(512, 300)'")],
+    width: Annotated[int | None, typer.Option(help="image width, for pixel coordinates")] = None,
+    height: Annotated[int | None, typer.Option(help="image height, for pixel coordinates")] = None,
+) -> None:
+    """Parse a model's answer into an action and print its JSON."""
+    from actions.parse import parse_action
+
+    size = (width, height) if width and height else None
+    try:
+        action = parse_action(text, image_size=size)
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    sys.stdout.write(action.to_json() + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""Gymnasium environments that score agents: the built-in GUI suite (more to come).
+
+Importing this package registers every environment, so ``gym.make("agent_sdk/ui-click-button-v0")``
+works after ``import envs``; ``gym.make("envs:agent_sdk/ui-click-button-v0")`` imports it for you.
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envs.errors import EnvCrashed, EnvError, TaskGenerationError, UnknownTaskError
+from envs.ui.tasks import TASK_NAMES, get_task
+
+NAMESPACE = "agent_sdk"
+UI_SUITE: tuple[str, ...] = tuple(f"{NAMESPACE}/ui-{name}-v0" for name in TASK_NAMES)
+"""Env ids of the GUI suite, one per task."""
+SUITES: dict[str, tuple[str, ...]] = {"ui": UI_SUITE}
+"""Named suites of env ids."""
+
+
+def register_envs() -> None:
+    """Register every environment of the SDK with Gymnasium (idempotent)."""
+    for name, env_id in zip(TASK_NAMES, UI_SUITE):
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point="envs.ui.env:UIEnv",
+                kwargs={"task": name},
+                max_episode_steps=get_task(name).max_steps,
+            )
+
+
+register_envs()
+
+__all__ = [
+    "NAMESPACE",
+    "SUITES",
+    "UI_SUITE",
+    "EnvCrashed",
+    "EnvError",
+    "TaskGenerationError",
+    "UnknownTaskError",
+    "register_envs",
+]

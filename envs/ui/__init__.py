@@ -1,0 +1,1 @@
+"""The built-in GUI suite: synthetic desktops drawn with Pillow, scored from pixels."""

@@ -1,0 +1,201 @@
+"""The Gymnasium environment that runs one GUI-suite task."""
+
+from __future__ import annotations
+
+import string
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import ResetNeeded
+
+from actions.coords import norm_to_pixels
+from actions.errors import ParseError
+from actions.parse import parse_action
+from actions.schema import (
+    ActionBase,
+    Click,
+    DoubleClick,
+    Done,
+    Drag,
+    Fail,
+    Hotkey,
+    Key,
+    Move,
+    RightClick,
+    Scroll,
+    TypeText,
+    Wait,
+)
+from envs.errors import EnvError, TaskGenerationError
+from envs.ui.style import ThemeName, sample_style
+from envs.ui.task import UITask
+from envs.ui.tasks import get_task
+
+CHARSET = string.printable
+"""Characters of instructions and action texts."""
+MAX_INSTRUCTION = 512
+MAX_ACTION_TEXT = 4096
+MIN_SIZE, MAX_SIZE = 128, 2048
+GENERATION_TRIES = 50
+
+
+class UIEnv(gym.Env[dict[str, Any], str]):
+    """A synthetic desktop task rendered with Pillow: the agent sees pixels and acts with actions.
+
+    ## Description
+    Each episode generates one task of the GUI suite (``task``: click-button, fill-form, ...)
+    with a random layout, theme (light or dark), font, size and distractors, drawn on a
+    ``width`` x ``height`` screen. The agent must do what the instruction says.
+
+    ## Action Space
+    ``Text``: one action of :mod:`actions.schema` as JSON (``Click(x=.5, y=.3).to_json()``),
+    or in the SDK's model format (``click(500, 300)``); :class:`~actions.schema.ActionBase`
+    objects are accepted too. Points are normalised to the image. Unparsable or illegal actions
+    (robot actions) are a no-op step with ``info["error"]`` set.
+
+    ## Observation Space
+    ``Dict(image=Box(0, 255, (height, width, 3), uint8), instruction=Text)``.
+
+    ## Rewards
+    1 on the step that completes the task, 0 otherwise.
+
+    ## Episode End
+    Terminates when the task decides (a committing action, right or wrong) or the agent sends
+    ``done()``/``fail()``; truncates after the task's step budget (``_max_episode_steps``).
+
+    ## Version History
+    * v0: first release.
+    """
+
+    metadata = {"render_modes": ["rgb_array"], "render_fps": 4}
+
+    def __init__(
+        self,
+        task: str,
+        width: int = 320,
+        height: int = 240,
+        theme: ThemeName | None = None,
+        render_mode: str | None = None,
+    ) -> None:
+        if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
+            raise EnvError(
+                f"screen size {width}x{height} is out of range; width and height must lie in "
+                f"[{MIN_SIZE}, {MAX_SIZE}] (the suite is tuned for 160x210 up to 1280x800)"
+            )
+        if theme not in (None, "light", "dark"):
+            raise EnvError(f"theme must be 'light', 'dark' or None (random), got {theme!r}")
+        if render_mode not in (None, "rgb_array"):
+            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        self.task_cls = get_task(task)
+        self.width, self.height, self.theme = width, height, theme
+        self.render_mode = render_mode
+        self.observation_space = spaces.Dict(
+            image=spaces.Box(0, 255, (height, width, 3), np.uint8),
+            instruction=spaces.Text(MAX_INSTRUCTION, charset=CHARSET),
+        )
+        self.action_space = spaces.Text(MAX_ACTION_TEXT, charset=CHARSET)
+        self._max_episode_steps = self.task_cls.max_steps
+        self.task: UITask | None = None
+        self.steps = 0
+        self._ended = False
+
+    # -- gymnasium API --------------------------------------------------------------------------
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        super().reset(seed=seed)
+        for _ in range(GENERATION_TRIES):
+            style = sample_style(self.np_random, self.width, self.height, self.theme)
+            try:
+                self.task = self.task_cls(self.np_random, self.width, self.height, style)
+                break
+            except TaskGenerationError as err:
+                last = err
+        else:
+            raise TaskGenerationError(
+                f"{self.task_cls.name} could not lay out a scene at {self.width}x{self.height} in "
+                f"{GENERATION_TRIES} tries ({last}); use a larger screen"
+            )
+        self.steps, self._ended = 0, False
+        return self._obs(), self._info(None)
+
+    def step(
+        self, action: str | ActionBase
+    ) -> tuple[dict[str, Any], float, bool, bool, dict[str, Any]]:
+        task = self.task
+        if task is None or self._ended:
+            raise ResetNeeded("the episode has ended (or never started): call reset() first")
+        self.steps += 1
+        error: str | None = None
+        try:
+            act = action if isinstance(action, ActionBase) else self._parse(action)
+            error = self._apply(task, act)
+        except ParseError as err:
+            error = str(err)
+        terminated = task.outcome is not None
+        truncated = not terminated and self.steps >= self._max_episode_steps
+        self._ended = terminated or truncated
+        reward = 1.0 if task.outcome is True else 0.0
+        return self._obs(), reward, terminated, truncated, self._info(error)
+
+    def render(self) -> np.ndarray | None:
+        if self.render_mode == "rgb_array" and self.task is not None:
+            return self.task.scene.render()
+        return None
+
+    # -- SDK extras -----------------------------------------------------------------------------
+    def oracle(self) -> ActionBase:
+        """The expert's next action for the current state (for tests and demonstrations)."""
+        if self.task is None:
+            raise ResetNeeded("call reset() before asking the oracle")
+        return self.task.oracle()
+
+    @property
+    def instruction(self) -> str:
+        return self.task.instruction if self.task is not None else ""
+
+    # -- internals ------------------------------------------------------------------------------
+    def _parse(self, text: str) -> ActionBase:
+        if not isinstance(text, str):
+            raise ParseError(repr(text), f"expected a str or an Action, got {type(text).__name__}")
+        return parse_action(text, image_size=(self.width, self.height))
+
+    def _apply(self, task: UITask, act: ActionBase) -> str | None:
+        """Carry out an action on the scene; returns an error message for illegal ones."""
+        scene, w, h = task.scene, self.width, self.height
+        if isinstance(act, (Click, DoubleClick)):
+            for _ in range(2 if isinstance(act, DoubleClick) else 1):
+                scene.click(*norm_to_pixels(act.x, act.y, w, h))
+        elif isinstance(act, Drag):
+            scene.drag(norm_to_pixels(act.x, act.y, w, h), norm_to_pixels(act.to_x, act.to_y, w, h))
+        elif isinstance(act, Scroll):
+            scene.scroll(*norm_to_pixels(act.x, act.y, w, h), act.dx, act.dy)
+        elif isinstance(act, TypeText):
+            scene.type_text(act.text)
+        elif isinstance(act, Key):
+            scene.key(act.key)
+        elif isinstance(act, Hotkey):
+            scene.hotkey(act.keys)
+        elif isinstance(act, Done):
+            if task.outcome is None:
+                task.outcome = task.done_outcome()
+        elif isinstance(act, Fail):
+            task.fail()
+        elif not isinstance(act, (RightClick, Move, Wait)):
+            return f"{act.type} is a robot action; a GUI env takes pointer and keyboard actions"
+        return None
+
+    def _obs(self) -> dict[str, Any]:
+        assert self.task is not None
+        return {"image": self.task.scene.render(), "instruction": self.task.instruction}
+
+    def _info(self, error: str | None) -> dict[str, Any]:
+        assert self.task is not None
+        return {
+            "task": self.task_cls.name,
+            "is_success": self.task.outcome is True,
+            "error": error,
+            "steps": self.steps,
+        }

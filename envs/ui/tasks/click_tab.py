@@ -1,0 +1,14 @@
+# TEMPORARY PLACEHOLDER - to be replaced by the real task
+from envs.ui.task import UITask
+
+
+class ClickTab(UITask):
+    name = "click-tab"
+    max_steps = 1
+    summary = "placeholder"
+
+    def build(self):
+        raise NotImplementedError
+
+    def oracle(self):
+        raise NotImplementedError
