@@ -64,13 +64,22 @@ def demo(
             )  # fmt: skip
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    table = Table(title=f"Oracle agent on the '{suite}' suite at {width}x{height}, seeds {seed}..{seed + episodes - 1}")
+    table = Table(
+        title=f"Oracle agent, {suite} suite, {width}x{height}, seeds {seed}..{seed + episodes - 1}"
+    )
     for col in ("env id", "episodes", "success", "95% CI", "mean steps", "steps/s"):
         table.add_column(col, justify="left" if col == "env id" else "right")
     summaries = summarize(records)
     for s in summaries:
         lo, hi = s.interval
-        table.add_row(s.env_id, str(s.episodes), f"{s.success_rate:.1%}", f"{lo:.2f}-{hi:.2f}", f"{s.mean_steps:.1f}", f"{s.steps_per_s:,.0f}")
+        table.add_row(
+            s.env_id,
+            str(s.episodes),
+            f"{s.success_rate:.1%}",
+            f"{lo:.2f}-{hi:.2f}",
+            f"{s.mean_steps:.1f}",
+            f"{s.steps_per_s:,.0f}",
+        )
     total = sum(s.successes for s in summaries), sum(s.episodes for s in summaries)
     table.add_section()
     table.add_row("all", str(total[1]), f"{total[0] / total[1]:.1%}", "", "", "")
@@ -86,7 +95,7 @@ def list_envs() -> None:
     table = Table(title="Environments")
     for col in ("env id", "max steps", "task"):
         table.add_column(col)
-    for env_id, name in zip(SUITES["ui"], TASK_NAMES):
+    for env_id, name in zip(SUITES["ui"], TASK_NAMES, strict=True):
         task = get_task(name)
         table.add_row(env_id, str(task.max_steps), task.summary)
     console.print(table)

@@ -45,7 +45,9 @@ class EpisodeRecord:
         return d
 
 
-def run_episode(env: gym.Env, env_id: str, policy: Policy, seed: int, name: str = "") -> EpisodeRecord:
+def run_episode(
+    env: gym.Env, env_id: str, policy: Policy, seed: int, name: str = ""
+) -> EpisodeRecord:
     """Run one episode to its end; returns its record."""
     start = time.perf_counter()
     obs, info = env.reset(seed=seed)

@@ -80,7 +80,11 @@ def main() -> None:
         for w, h in sizes:
             oracle, reset_ms = measure(task, w, h, args.seconds, "oracle")
             random, _ = measure(task, w, h, args.seconds, "random")
-            row[f"{w}x{h}"] = {"oracle_steps_per_s": oracle, "random_steps_per_s": random, "reset_ms": reset_ms}
+            row[f"{w}x{h}"] = {
+                "oracle_steps_per_s": oracle,
+                "random_steps_per_s": random,
+                "reset_ms": reset_ms,
+            }
             line += f"{oracle:>18,.0f}{random:>18,.0f}{reset_ms:>10.2f}"
         rows.append(row)
         print(line, flush=True)

@@ -20,7 +20,7 @@ SUITES: dict[str, tuple[str, ...]] = {"ui": UI_SUITE}
 
 def register_envs() -> None:
     """Register every environment of the SDK with Gymnasium (idempotent)."""
-    for name, env_id in zip(TASK_NAMES, UI_SUITE):
+    for name, env_id in zip(TASK_NAMES, UI_SUITE, strict=True):
         if env_id not in gym.registry:
             gym.register(
                 id=env_id,

@@ -51,7 +51,9 @@ def load_font(family: str, size: int, bold: bool = False) -> ImageFont.FreeTypeF
     """A TrueType font of ``family`` (sans, condensed, serif, mono) at ``size`` pixels."""
     path = _font_file(FAMILIES[family][int(bold)])
     if path is None:
-        log.warning("DejaVu fonts not found; using Pillow's bundled font (apt install fonts-dejavu-core)")
+        log.warning(
+            "DejaVu fonts not found; using Pillow's bundled font (apt install fonts-dejavu-core)"
+        )
         return ImageFont.load_default(size)  # type: ignore[return-value]
     return ImageFont.truetype(path, size)
 

@@ -18,7 +18,7 @@ from envs.ui.words import APP_TITLES, FILLER
 
 
 class UITask(ABC):
-    """One episode's task: subclasses build the scene in :meth:`build` and solve it in :meth:`oracle`.
+    """One episode's task: :meth:`build` makes the scene, :meth:`oracle` solves it.
 
     A task decides its own outcome through :meth:`succeed` and :meth:`fail` (from widget
     callbacks); the first decision ends the episode.
@@ -76,7 +76,13 @@ class UITask(ABC):
             raise TaskGenerationError(f"{self.name}: asked for {k} of {len(options)} options")
         return [options[i] for i in self.rng.choice(len(options), size=k, replace=False)]
 
-    def scatter(self, sizes: list[tuple[int, int]], area: Rect | None = None, gap: int = 4, avoid: list[Rect] | None = None) -> list[Rect]:
+    def scatter(
+        self,
+        sizes: list[tuple[int, int]],
+        area: Rect | None = None,
+        gap: int = 4,
+        avoid: list[Rect] | None = None,
+    ) -> list[Rect]:
         """Random non-overlapping boxes of the given sizes inside ``area`` (default: the window)."""
         area = area or self.area
         placed: list[Rect] = list(avoid or [])
@@ -85,11 +91,18 @@ class UITask(ABC):
             if w > area.w or h > area.h:
                 raise TaskGenerationError(f"{self.name}: a {w}x{h} box does not fit in {area}")
             for _ in range(300):
-                r = Rect(int(self.rng.integers(area.x, area.right - w + 1)), int(self.rng.integers(area.y, area.bottom - h + 1)), w, h)
+                r = Rect(
+                    int(self.rng.integers(area.x, area.right - w + 1)),
+                    int(self.rng.integers(area.y, area.bottom - h + 1)),
+                    w,
+                    h,
+                )
                 if not any(r.intersects(o, gap) for o in placed):
                     break
             else:
-                raise TaskGenerationError(f"{self.name}: could not place {len(sizes)} boxes in {area}")
+                raise TaskGenerationError(
+                    f"{self.name}: could not place {len(sizes)} boxes in {area}"
+                )
             placed.append(r)
             out.append(r)
         return out
@@ -102,7 +115,12 @@ class UITask(ABC):
             if w >= self.area.w or h >= self.area.h:
                 continue
             for _ in range(30):
-                r = Rect(int(self.rng.integers(self.area.x, self.area.right - w + 1)), int(self.rng.integers(self.area.y, self.area.bottom - h + 1)), w, h)
+                r = Rect(
+                    int(self.rng.integers(self.area.x, self.area.right - w + 1)),
+                    int(self.rng.integers(self.area.y, self.area.bottom - h + 1)),
+                    w,
+                    h,
+                )
                 if not any(r.intersects(o, 3) for o in placed):
                     self.scene.add(Label(r, text=text, font="small", color="muted"))
                     placed.append(r)

@@ -46,6 +46,9 @@ def test_parse_prints_json_and_bad_text_exits_nonzero_with_a_message() -> None:
 
 def test_console_script_entry_point_runs() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "agent_sdk.cli", "--help"], capture_output=True, text=True, check=True
+        [sys.executable, "-m", "agent_sdk.cli", "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert "demo" in out.stdout

@@ -37,7 +37,10 @@ def test_suite_covers_the_twelve_tasks() -> None:
     assert envs.SUITES["ui"] == UI_SUITE
     for env_id in UI_SUITE:
         assert env_id in gym.registry
-        assert gym.spec(env_id).max_episode_steps == get_task(env_id[len("agent_sdk/ui-") : -3]).max_steps
+        assert (
+            gym.spec(env_id).max_episode_steps
+            == get_task(env_id[len("agent_sdk/ui-") : -3]).max_steps
+        )
 
 
 @pytest.mark.parametrize("env_id", UI_SUITE)
@@ -103,7 +106,7 @@ def test_unparsable_and_robot_actions_are_noop_steps_with_an_error() -> None:
     env = UIEnv("click-button")
     obs, _ = env.reset(seed=1)
     for bad in ("clik(1, 2)", '{"type": "click", "x": 5}', "", EEDelta(dx=0.5)):
-        obs2, reward, terminated, truncated, info = env.step(bad)
+        obs2, reward, terminated, _, info = env.step(bad)
         assert info["error"], bad
         assert reward == 0.0 and not terminated
         np.testing.assert_array_equal(obs2["image"], obs["image"])
@@ -164,7 +167,7 @@ def test_async_vector_env_steps_all_copies() -> None:
         successes = [False, False]
         for _ in range(10):
             actions = tuple(a.to_json() for a in vec.call("oracle"))
-            obs, reward, terminated, truncated, info = vec.step(actions)
+            obs, reward, terminated, _, _ = vec.step(actions)
             for k in range(2):
                 successes[k] |= bool(terminated[k] and reward[k] == 1.0)
             if all(successes):

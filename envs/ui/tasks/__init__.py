@@ -32,7 +32,9 @@ def get_task(name: str) -> type[UITask]:
     if name not in _TASKS:
         near = difflib.get_close_matches(name, TASK_NAMES, n=3)
         hint = f" Did you mean {', '.join(near)}?" if near else ""
-        raise UnknownTaskError(f"unknown GUI task {name!r}.{hint} Known tasks: {', '.join(TASK_NAMES)}")
+        raise UnknownTaskError(
+            f"unknown GUI task {name!r}.{hint} Known tasks: {', '.join(TASK_NAMES)}"
+        )
     module, cls = _TASKS[name].split(":")
     task = getattr(importlib.import_module(f"{__name__}.{module}"), cls)
     assert task.name == name, f"{cls}.name is {task.name!r}, registered as {name!r}"

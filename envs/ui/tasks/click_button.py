@@ -24,7 +24,7 @@ class ClickButton(UITask):
         sizes = [(text_size(lb, s.font)[0] + 4 * s.pad, s.control_h) for lb in labels]
         rects = self.scatter(sizes, gap=s.pad)
         self.buttons = []
-        for i, (label, rect) in enumerate(zip(labels, rects)):
+        for i, (label, rect) in enumerate(zip(labels, rects, strict=True)):
             btn = Button(rect, label=label, primary=bool(self.rng.random() < 0.6), focusable=True)
             btn.on_press = self.succeed if i == 0 else self.fail
             self.buttons.append(self.scene.add(btn))

@@ -35,7 +35,9 @@ class ClickCheckboxes(UITask):
             x, y = block.x + (i // rows) * col_w, block.y + (i % rows) * row_h
             box = Checkbox.sized(s, x, y, label, checked=bool(rng.random() < 0.3))
             self.boxes.append(self.scene.add(box))  # type: ignore[arg-type]
-        self.button = Button.sized(s, block.x, block.bottom - s.control_h, "Submit", on_press=self.submit)
+        self.button = Button.sized(
+            s, block.x, block.bottom - s.control_h, "Submit", on_press=self.submit
+        )
         self.scene.add(self.button)
         if k == 0:
             self.instruction = "Untick every checkbox, then click Submit."

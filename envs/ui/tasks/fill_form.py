@@ -46,7 +46,7 @@ class FillForm(UITask):
         agree_w = text_size(AGREE, s.font)[0] + s.line_h + s.pad if self.agree else 0
         fields, block = labelled_fields(self, labels, extra_h=extra, min_width=agree_w)
         self.scene.widgets.insert(0, Panel(block.inset(-s.pad)))  # the form's card, underneath
-        self.wanted = {f: values[lb] for f, lb in zip(fields, labels)}
+        self.wanted = {f: values[lb] for f, lb in zip(fields, labels, strict=True)}
         if rng.random() < 0.3:  # leave one field out of the instruction: it may stay empty
             del self.wanted[fields[int(rng.integers(len(fields)))]]
         for f in fields:
@@ -57,9 +57,14 @@ class FillForm(UITask):
             y_box = y - s.line_h - s.pad
             self.checkbox = self.scene.add(Checkbox.sized(s, block.x, y_box, AGREE))
         self.button = self.scene.add(Button.sized(s, block.x, y, "Submit", on_press=self.submit))
-        parts = ", ".join(f'{lb} "{values[lb]}"' for f, lb in zip(fields, labels) if f in self.wanted)
+        parts = ", ".join(
+            f'{lb} "{values[lb]}"' for f, lb in zip(fields, labels, strict=True) if f in self.wanted
+        )
         tick = ", tick I agree" if self.agree else ""
-        templates = ("Fill in the form: {p}{a}, then click Submit.", "Complete the form with {p}{a} and submit it.")
+        templates = (
+            "Fill in the form: {p}{a}, then click Submit.",
+            "Complete the form with {p}{a} and submit it.",
+        )
         self.instruction = str(rng.choice(templates)).format(p=parts, a=tick)
 
     def submit(self) -> None:

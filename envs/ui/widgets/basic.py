@@ -38,7 +38,12 @@ class Label(Widget):
         return False
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
-        canvas.text((self.rect.x, self.rect.y), self.text, font_of(style, self.font), getattr(style, self.color))
+        canvas.text(
+            (self.rect.x, self.rect.y),
+            self.text,
+            font_of(style, self.font),
+            getattr(style, self.color),
+        )
 
 
 @dataclass(eq=False)
@@ -56,8 +61,12 @@ class Panel(Widget):
             h = style.control_h
             strip = Rect(self.rect.x + 1, self.rect.y + 1, self.rect.w - 2, h)
             canvas.box(strip, style.background, None)
-            canvas.text((strip.x + style.pad, strip.y + style.pad), self.title, style.bold, style.text)
-            canvas.line([(self.rect.x, strip.bottom), (self.rect.right - 1, strip.bottom)], style.border)
+            canvas.text(
+                (strip.x + style.pad, strip.y + style.pad), self.title, style.bold, style.text
+            )
+            canvas.line(
+                [(self.rect.x, strip.bottom), (self.rect.right - 1, strip.bottom)], style.border
+            )
 
 
 @dataclass(eq=False)
@@ -72,10 +81,14 @@ class Button(Widget):
     @classmethod
     def sized(cls, style: Style, x: int, y: int, label: str, **kw) -> Button:
         w, _ = text_size(label, style.font)
-        return cls(Rect(x, y, w + 4 * style.pad, style.control_h), label=label, focusable=True, **kw)
+        return cls(
+            Rect(x, y, w + 4 * style.pad, style.control_h), label=label, focusable=True, **kw
+        )
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
-        fill, ink = (style.accent, style.accent_text) if self.primary else (style.surface, style.text)
+        fill, ink = (
+            (style.accent, style.accent_text) if self.primary else (style.surface, style.text)
+        )
         canvas.box(self.rect, fill, style.focus if focused else style.border, style.radius)
         canvas.text_centered(self.rect, self.label, style.font, ink)
 
@@ -112,11 +125,20 @@ class Checkbox(Widget):
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
         box = self.box_rect
-        canvas.box(box, style.accent if self.checked else style.surface, style.focus if focused else style.border, min(style.radius, 2))
+        canvas.box(
+            box,
+            style.accent if self.checked else style.surface,
+            style.focus if focused else style.border,
+            min(style.radius, 2),
+        )
         if self.checked:
             s = box.w
             canvas.line(
-                [(box.x + s // 5, box.y + s // 2), (box.x + s * 2 // 5, box.y + s * 3 // 4), (box.x + s * 4 // 5, box.y + s // 4)],
+                [
+                    (box.x + s // 5, box.y + s // 2),
+                    (box.x + s * 2 // 5, box.y + s * 3 // 4),
+                    (box.x + s * 4 // 5, box.y + s // 4),
+                ],
                 style.accent_text,
                 width=max(1, s // 7),
             )
@@ -168,14 +190,24 @@ class TextField(Widget):
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
         r = self.rect
-        canvas.box(r, style.surface, style.focus if focused else style.border, min(style.radius, 3), width=2 if focused else 1)
+        canvas.box(
+            r,
+            style.surface,
+            style.focus if focused else style.border,
+            min(style.radius, 3),
+            width=2 if focused else 1,
+        )
         inner_w = r.w - 2 * style.pad
         text = self.value
         while text and text_size(text, style.font)[0] > inner_w - 2:
             text = text[1:]  # show the tail, as a real field scrolls to the caret
         ty = r.y + (r.h - style.line_h) // 2
         if self.all_selected and text:
-            canvas.box(Rect(r.x + style.pad, ty, text_size(text, style.font)[0], style.line_h), style.accent, None)
+            canvas.box(
+                Rect(r.x + style.pad, ty, text_size(text, style.font)[0], style.line_h),
+                style.accent,
+                None,
+            )
             canvas.text((r.x + style.pad, ty), text, style.font, style.accent_text)
         elif text:
             canvas.text((r.x + style.pad, ty), text, style.font, style.text)

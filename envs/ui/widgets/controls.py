@@ -43,16 +43,17 @@ class Run(NamedTuple):
 
 
 class Fragment(NamedTuple):
-    """Text drawn at ``(x, y)`` in one go; ``link`` is the link's text, or None for plain text."""
+    """Text drawn at ``(x, y)`` in one go, ``w`` wide; ``link`` is the link's text, or None."""
 
     x: int
     y: int
+    w: int
     text: str
     link: str | None
 
 
 def _wrap(runs: list[Run], style: Style, width: int) -> list[list[tuple[str, int]]]:
-    """Greedy word wrap: lines of ``(word piece, run index)``; a piece ``("", -1)`` is a space."""
+    """Greedy word wrap: lines of ``(word piece, run index)``; a piece ``(" ", -1)`` is a space."""
     words: list[list[tuple[str, int]]] = [[]]
     for i, run in enumerate(runs):
         for j, part in enumerate(run.text.split(" ")):
@@ -110,11 +111,11 @@ class Paragraph(Widget):
             right = max(right, x + round(style.font.getlength(text)))
             for i, start, end in groups:
                 fx = x + round(style.font.getlength(text[:start]))
+                fw = text_size(text[start:end], style.font)[0]
                 link = runs[i].text if runs[i].link else None
-                fragments.append(Fragment(fx, ly, text[start:end], link))
+                fragments.append(Fragment(fx, ly, fw, text[start:end], link))
                 if link is not None:
-                    w, h = text_size(text[start:end], style.font)
-                    links.setdefault(link, []).append(Rect(fx, ly, w, h))
+                    links.setdefault(link, []).append(Rect(fx, ly, fw, style.line_h))
         rect = Rect(x, y, right - x, max(len(lines) * lead - (lead - style.line_h), 0))
         return cls(rect, fragments=fragments, links=links, **kw)
 
@@ -132,8 +133,7 @@ class Paragraph(Widget):
             canvas.text((f.x, f.y), f.text, style.font, color)
             if f.link is not None:
                 uy = f.y + ascent + 1
-                w = round(style.font.getlength(f.text))
-                canvas.line([(f.x, uy), (f.x + w - 1, uy)], color, thick)
+                canvas.line([(f.x, uy), (f.x + f.w - 1, uy)], color, thick)
 
 
 @dataclass(eq=False)
@@ -156,16 +156,27 @@ class Slider(Widget):
 
     @classmethod
     def sized(
-        cls, style: Style, x: int, y: int, track_w: int, lo: int, hi: int, **kw
+        cls,
+        style: Style,
+        x: int,
+        y: int,
+        track_w: int,
+        lo: int,
+        hi: int,
+        step: int = 1,
+        ticks: bool = False,
+        **kw,
     ) -> Slider:
         """A slider whose track is ``track_w`` pixels long, with its top-left at ``(x, y)``."""
         knob = max(4, style.line_h // 2)
-        label_w = max(text_size(str(v), style.font)[0] for v in (lo, hi))
+        label_w = max(text_size(str(v), style.font)[0] for v in range(lo, hi + 1, step))
         row_h = max(2 * knob + 1, style.line_h)
-        h = row_h + (text_size("0", style.small)[1] + 1 if kw.get("ticks") else 0)
-        w = 2 * knob + track_w + style.pad + label_w
-        track = {"track_x": x + knob, "track_w": track_w, "track_y": y + row_h // 2}
-        return cls(Rect(x, y, w + 1, h), lo=lo, hi=hi, knob=knob, **track, **kw)
+        h = row_h + (text_size("0", style.small)[1] + 1 if ticks else 0)
+        w = 2 * knob + track_w + style.pad + label_w + 1
+        geometry = {"track_x": x + knob, "track_w": track_w, "track_y": y + row_h // 2}
+        return cls(
+            Rect(x, y, w, h), lo=lo, hi=hi, step=step, knob=knob, ticks=ticks, **geometry, **kw
+        )
 
     def x_of(self, value: int) -> int:
         """The pixel column of a value on the track."""
@@ -189,18 +200,27 @@ class Slider(Widget):
         t = max(3, self.knob // 2)
         bar = Rect(self.track_x, self.track_y - t // 2, self.track_w + 1, t)
         canvas.box(bar, style.border, None, t // 2)
-        canvas.box(Rect(bar.x, bar.y, self.x_of(self.value) - bar.x + 1, t), style.accent, None, t // 2)
+        canvas.box(
+            Rect(bar.x, bar.y, self.x_of(self.value) - bar.x + 1, t), style.accent, None, t // 2
+        )
         thumb = self.thumb
         canvas.ellipse(thumb, style.accent)
         canvas.ellipse(thumb.inset(max(2, self.knob // 3)), style.surface)
         label_x = self.track_x + self.track_w + self.knob + style.pad
-        canvas.text((label_x, self.track_y - style.line_h // 2), str(self.value), style.font, style.text)
+        canvas.text(
+            (label_x, self.track_y - style.line_h // 2), str(self.value), style.font, style.text
+        )
         if self.ticks:
             ty = self.track_y + self.knob + 1
             hi = str(self.hi)
             hi_x = self.track_x + self.track_w + self.knob - text_size(hi, style.small)[0]
             canvas.text((self.rect.x, ty), str(self.lo), style.small, style.muted)
             canvas.text((hi_x, ty), hi, style.small, style.muted)
+
+
+def _bar_w(style: Style) -> int:
+    """Width of a list's scrollbar."""
+    return max(6, style.line_h // 2)
 
 
 @dataclass(eq=False)
@@ -219,55 +239,68 @@ class ListBox(Widget):
     on_select: Callable[[str], None] | None = None
 
     @classmethod
-    def sized(cls, style: Style, x: int, y: int, w: int, items: list[str], rows: int, **kw) -> ListBox:
+    def sized(
+        cls, style: Style, x: int, y: int, w: int, items: list[str], rows: int, **kw
+    ) -> ListBox:
         """A list ``w`` pixels wide, tall enough for ``rows`` rows."""
         row_h = style.line_h + style.pad
-        bar_w = max(6, style.line_h // 2)
         rect = Rect(x, y, w, rows * row_h + 2)
-        return cls(rect, items=items, rows=rows, row_h=row_h, bar_w=bar_w, **kw)
+        return cls(rect, items=items, rows=rows, row_h=row_h, bar_w=_bar_w(style), **kw)
 
     @staticmethod
     def width_for(style: Style, items: list[str]) -> int:
         """The narrowest width that shows every item in full."""
-        return max(text_size(t, style.font)[0] for t in items) + 2 * style.pad + max(6, style.line_h // 2) + 2
+        widest = max(text_size(t, style.font)[0] for t in items)
+        return widest + 2 * style.pad + _bar_w(style) + 2
 
     @property
     def max_top(self) -> int:
         return max(len(self.items) - self.rows, 0)
 
+    @property
+    def shown(self) -> range:
+        """Indices of the visible items."""
+        return range(self.top, min(self.top + self.rows, len(self.items)))
+
     def row_rect(self, index: int) -> Rect | None:
         """The box of item ``index`` if it is visible, else None."""
-        if not self.top <= index < min(self.top + self.rows, len(self.items)):
+        if index not in self.shown:
             return None
-        r = self.rect
-        return Rect(r.x + 1, r.y + 1 + (index - self.top) * self.row_h, r.w - 2 - self.bar_w, self.row_h)
+        r, row_y = self.rect, self.rect.y + 1 + (index - self.top) * self.row_h
+        return Rect(r.x + 1, row_y, r.w - 2 - self.bar_w, self.row_h)
 
     def on_scroll(self, scene: Scene, px: int, py: int, dx: int, dy: int) -> None:
         self.top = min(max(self.top + dy, 0), self.max_top)
 
     def on_click(self, scene: Scene, px: int, py: int) -> None:
-        for i in range(self.top, min(self.top + self.rows, len(self.items))):
-            row = self.row_rect(i)
-            if row is not None and row.contains(px, py) and self.on_select is not None:
-                self.on_select(self.items[i])
-                return
+        r = self.rect
+        if not (r.x < px < r.right - 1 - self.bar_w and r.y < py < r.bottom - 1):
+            return
+        index = self.top + (py - r.y - 1) // self.row_h
+        if index in self.shown and self.on_select is not None:
+            self.on_select(self.items[index])
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
         r = self.rect
         canvas.box(r, style.surface, style.border, min(style.radius, 3))
         dy = (self.row_h - style.line_h) // 2
-        for i in range(self.top, min(self.top + self.rows, len(self.items))):
-            row = self.row_rect(i)
-            assert row is not None
-            if i > self.top:
-                canvas.line([(row.x + 1, row.y), (row.right - 2, row.y)], style.background)
-            canvas.text((row.x + style.pad, row.y + dy), self.items[i], style.font, style.text)
+        x, right = r.x + 1 + style.pad, r.right - 2 - self.bar_w
+        for k, i in enumerate(self.shown):
+            y = r.y + 1 + k * self.row_h
+            if k:
+                canvas.line([(r.x + 2, y), (right - 1, y)], style.background)
+            canvas.text((x, y + dy), self.items[i], style.font, style.text)
         track = Rect(r.right - 1 - self.bar_w, r.y + 1, self.bar_w, r.h - 2)
         canvas.box(track, style.background, None)
         n = max(len(self.items), 1)
         knob_h = max(track.h * self.rows // n, self.bar_w)
         knob_y = track.y + (track.h - knob_h) * self.top // max(self.max_top, 1)
-        canvas.box(Rect(track.x + 1, knob_y, self.bar_w - 2, knob_h), style.border, None, (self.bar_w - 2) // 2)
+        canvas.box(
+            Rect(track.x + 1, knob_y, self.bar_w - 2, knob_h),
+            style.border,
+            None,
+            (self.bar_w - 2) // 2,
+        )
 
 
 def _outline(points: list[tuple[float, float]], r: Rect) -> list[tuple[int, int]]:
@@ -275,14 +308,13 @@ def _outline(points: list[tuple[float, float]], r: Rect) -> list[tuple[int, int]
     return [(round(r.x + u * (r.w - 1)), round(r.y + v * (r.h - 1))) for u, v in points]
 
 
-def _star(n: int, inner: float, turn: float = -math.pi / 2) -> list[tuple[float, float]]:
-    """A regular polygon (``inner == 1``) or star with ``n`` points, in the unit box."""
-    pts = []
-    for k in range(n * (1 if inner == 1 else 2)):
-        rad = 0.5 if inner == 1 or k % 2 == 0 else 0.5 * inner
-        a = turn + k * math.pi * (2 if inner == 1 else 1) / n
-        pts.append((0.5 + rad * math.cos(a), 0.5 + rad * math.sin(a)))
-    return pts
+def _star(n: int, inner: float) -> list[tuple[float, float]]:
+    """An ``n``-pointed star, upright in the unit box; ``inner`` is the notch radius (0..1)."""
+    return [
+        (0.5 + 0.5 * r * math.cos(a), 0.5 + 0.5 * r * math.sin(a))
+        for k in range(2 * n)
+        for r, a in [(1.0 if k % 2 == 0 else inner, -math.pi / 2 + k * math.pi / n)]
+    ]
 
 
 _UNIT_SHAPES: dict[str, list[tuple[float, float]]] = {
@@ -290,7 +322,7 @@ _UNIT_SHAPES: dict[str, list[tuple[float, float]]] = {
     "triangle": [(0.5, 0.04), (0.98, 0.92), (0.02, 0.92)],
     "diamond": [(0.5, 0.0), (1.0, 0.5), (0.5, 1.0), (0.0, 0.5)],
     "star": _star(5, 0.45),
-    "hexagon": _star(6, 1, 0.0),
+    "hexagon": [(0.0, 0.5), (0.25, 0.07), (0.75, 0.07), (1.0, 0.5), (0.75, 0.93), (0.25, 0.93)],
     "cross": [
         (0.35, 0.05), (0.65, 0.05), (0.65, 0.35), (0.95, 0.35), (0.95, 0.65), (0.65, 0.65),
         (0.65, 0.95), (0.35, 0.95), (0.35, 0.65), (0.05, 0.65), (0.05, 0.35), (0.35, 0.35),
@@ -300,7 +332,7 @@ _UNIT_SHAPES: dict[str, list[tuple[float, float]]] = {
 
 @dataclass(eq=False)
 class Shape(Widget):
-    """A filled shape of a named colour (see :data:`COLORS`); a click in its box runs ``on_press``."""
+    """A shape filled with a named colour (:data:`COLORS`); a click in its box runs ``on_press``."""
 
     kind: ShapeKind = "circle"
     color: str = "red"
