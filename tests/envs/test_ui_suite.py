@@ -103,7 +103,7 @@ def test_variation_covers_themes_fonts_and_instructions() -> None:
 
 
 def test_unparsable_and_robot_actions_are_noop_steps_with_an_error() -> None:
-    env = UIEnv("click-button")
+    env = UIEnv("fill-form")
     obs, _ = env.reset(seed=1)
     for bad in ("clik(1, 2)", '{"type": "click", "x": 5}', "", EEDelta(dx=0.5)):
         obs2, reward, terminated, _, info = env.step(bad)

@@ -29,7 +29,7 @@ class ChooseDropdown(UITask):
         submit_label = str(self.rng.choice(SUBMIT_LABELS))
         submit_size = (text_size(submit_label, s.font)[0] + 4 * s.pad, s.control_h)
         rects = self.scatter([self._group_size(*f) for f in fields] + [submit_size], gap=2 * s.pad)
-        for (label, dropdown, beside), rect in zip(fields, rects, strict=False):
+        for (label, dropdown, beside), rect in zip(fields, rects[:-1], strict=True):
             self._place(label, dropdown, beside, rect)
         self.dropdown = fields[0][1]
         self.target = str(self.rng.choice(self.dropdown.options))
@@ -52,7 +52,9 @@ class ChooseDropdown(UITask):
     def _field(self, label: str, placeholder: str) -> tuple[Label, Dropdown, bool]:
         """A caption and a dropdown (both at the origin), and whether the caption sits beside it."""
         s, pool = self.style, DROPDOWN_FIELDS[label]
-        options = self.choice(pool, int(self.rng.integers(MIN_OPTIONS, min(MAX_OPTIONS, len(pool)) + 1)))
+        options = self.choice(
+            pool, int(self.rng.integers(MIN_OPTIONS, min(MAX_OPTIONS, len(pool)) + 1))
+        )
         caption = Label.at(s, 0, 0, f"{label}:")
         dropdown = Dropdown.sized(s, 0, 0, options, placeholder=placeholder)
         width = caption.rect.w + s.pad + dropdown.rect.w

@@ -9,7 +9,10 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal, NamedTuple
+
+from PIL import ImageFont
 
 from envs.ui.canvas import RGB, Canvas, Rect, text_size
 from envs.ui.scene import Scene, Widget
@@ -43,17 +46,21 @@ class Run(NamedTuple):
 
 
 class Fragment(NamedTuple):
-    """Text drawn at ``(x, y)`` in one go, ``w`` wide; ``link`` is the link's text, or None."""
+    """One word (or the part of a word in one run) at ``(x, y)``; ``link`` is its link's text."""
 
     x: int
     y: int
-    w: int
     text: str
     link: str | None
 
 
-def _wrap(runs: list[Run], style: Style, width: int) -> list[list[tuple[str, int]]]:
-    """Greedy word wrap: lines of ``(word piece, run index)``; a piece ``(" ", -1)`` is a space."""
+@lru_cache(maxsize=8192)
+def _advance(text: str, font: ImageFont.FreeTypeFont) -> float:
+    return font.getlength(text)
+
+
+def _words(runs: list[Run]) -> list[list[tuple[str, int]]]:
+    """The words of ``runs`` as lists of ``(piece, run index)`` (a word may span runs)."""
     words: list[list[tuple[str, int]]] = [[]]
     for i, run in enumerate(runs):
         for j, part in enumerate(run.text.split(" ")):
@@ -61,22 +68,7 @@ def _wrap(runs: list[Run], style: Style, width: int) -> list[list[tuple[str, int
                 words.append([])
             if part:
                 words[-1].append((part, i))
-    lines: list[list[tuple[str, int]]] = []
-    line_text = ""
-    for word in (w for w in words if w):
-        text = "".join(piece for piece, _ in word)
-        if lines and style.font.getlength(f"{line_text} {text}") <= width:
-            lines[-1] += [(" ", -1), *word]
-            line_text = f"{line_text} {text}"
-        else:
-            lines.append(list(word))
-            line_text = text
-    return lines
-
-
-def _joins(runs: list[Run], a: int, b: int) -> bool:
-    """Whether pieces of runs ``a`` and ``b`` draw as one fragment (same link, or both plain)."""
-    return a == b or not (runs[a].link or runs[b].link)
+    return [w for w in words if w]
 
 
 @dataclass(eq=False)
@@ -84,6 +76,7 @@ class Paragraph(Widget):
     """Word-wrapped text whose link runs are drawn underlined in the link colour.
 
     A click on a link calls ``on_link`` with the link's text; clicks on plain text do nothing.
+    Words are drawn one by one, so their cached masks serve every paragraph that uses them.
     """
 
     fragments: list[Fragment] = field(default_factory=list)
@@ -92,32 +85,31 @@ class Paragraph(Widget):
 
     @classmethod
     def wrapped(cls, style: Style, x: int, y: int, width: int, runs: list[Run], **kw) -> Paragraph:
-        """Lay ``runs`` out in lines no wider than ``width`` from ``(x, y)``."""
-        lead = style.line_h + max(1, style.line_h // 5)
+        """Lay ``runs`` out (greedy word wrap) in lines no wider than ``width`` from ``(x, y)``."""
+        font, lead = style.font, style.line_h + max(1, style.line_h // 5)
+        space = _advance(" ", font)
         fragments: list[Fragment] = []
         links: dict[str, list[Rect]] = {}
-        right = x
-        lines = _wrap(runs, style, width)
-        for row, line in enumerate(lines):
-            ly = y + row * lead
-            groups: list[tuple[int, int, int]] = []  # (run index, start, end) in the line text
-            text = ""
-            for piece, i in line:
-                if i >= 0 and groups and _joins(runs, groups[-1][0], i):
-                    groups[-1] = (groups[-1][0], groups[-1][1], len(text) + len(piece))
-                elif i >= 0:
-                    groups.append((i, len(text), len(text) + len(piece)))
-                text += piece
-            right = max(right, x + round(style.font.getlength(text)))
-            for i, start, end in groups:
-                fx = x + round(style.font.getlength(text[:start]))
-                fw = text_size(text[start:end], style.font)[0]
-                link = runs[i].text if runs[i].link else None
-                fragments.append(Fragment(fx, ly, fw, text[start:end], link))
+        cx, row, right, prev = 0.0, 0, 0.0, (-1, -1)
+        for word in _words(runs):
+            w = sum(_advance(piece, font) for piece, _ in word)
+            if cx and cx + space + w > width:
+                cx, row = 0.0, row + 1
+            elif cx:
+                cx += space
+            for piece, i in word:
+                fx, fy, link = x + round(cx), y + row * lead, runs[i].text if runs[i].link else None
+                cx += _advance(piece, font)
+                fragments.append(Fragment(fx, fy, piece, link))
                 if link is not None:
-                    links.setdefault(link, []).append(Rect(fx, ly, fw, style.line_h))
-        rect = Rect(x, y, right - x, max(len(lines) * lead - (lead - style.line_h), 0))
-        return cls(rect, fragments=fragments, links=links, **kw)
+                    rects = links.setdefault(link, [])
+                    if prev == (i, row):  # the link goes on: widen its box over the space
+                        fx = rects.pop().x
+                    rects.append(Rect(fx, fy, x + round(cx) - fx, style.line_h))
+                prev = (i, row)
+            right = max(right, cx)
+        h = row * lead + style.line_h if fragments else 0
+        return cls(Rect(x, y, round(right), h), fragments=fragments, links=links, **kw)
 
     def on_click(self, scene: Scene, px: int, py: int) -> None:
         for text, rects in self.links.items():
@@ -126,14 +118,14 @@ class Paragraph(Widget):
                 return
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
-        ascent = style.font.getmetrics()[0]
-        thick = max(1, style.font_px // 14)
         for f in self.fragments:
-            color = style.text if f.link is None else style.link
-            canvas.text((f.x, f.y), f.text, style.font, color)
-            if f.link is not None:
-                uy = f.y + ascent + 1
-                canvas.line([(f.x, uy), (f.x + f.w - 1, uy)], color, thick)
+            canvas.text(
+                (f.x, f.y), f.text, style.font, style.text if f.link is None else style.link
+            )
+        under, thick = style.font.getmetrics()[0] + 1, max(1, style.font_px // 14)
+        for rects in self.links.values():
+            for r in rects:
+                canvas.line([(r.x, r.y + under), (r.right - 1, r.y + under)], style.link, thick)
 
 
 @dataclass(eq=False)

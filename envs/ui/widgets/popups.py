@@ -31,7 +31,7 @@ def list_height(style: Style, rows: int) -> int:
 
 def arrow(canvas: Canvas, r: Rect, color: RGB, down: bool) -> None:
     """A small solid triangle centred in ``r``, pointing down or right."""
-    s = max(r.h // 3, 3)
+    s = max(r.h // 5, 2)
     cx, cy = r.center
     if down:
         canvas.polygon([(cx - s, cy - s // 2), (cx + s, cy - s // 2), (cx, cy + s // 2 + 1)], color)
@@ -64,14 +64,13 @@ def _place_below(anchor: Rect, w: int, h: int, bounds: Rect) -> Rect:
 class OptionList(Widget):
     """The open list of a :class:`Dropdown`: a popup whose rows select an option."""
 
-    owner: Dropdown | None = None
+    owner: Dropdown
 
     def row_rect(self, i: int, style: Style) -> Rect:
         h = row_height(style)
         return Rect(self.rect.x + 1, self.rect.y + 1 + i * h, self.rect.w - 2, h)
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
-        assert self.owner is not None
         canvas.box(self.rect, style.surface, style.border)
         for i, option in enumerate(self.owner.options):
             row = self.row_rect(i, style)
@@ -82,7 +81,6 @@ class OptionList(Widget):
             canvas.text((row.x + style.pad, row.y + style.pad // 2), option, style.font, ink)
 
     def on_click(self, scene: Scene, px: int, py: int) -> None:
-        assert self.owner is not None
         i = (py - self.rect.y - 1) // row_height(scene.style)
         if 0 <= i < len(self.owner.options):
             scene.close_popups()
@@ -121,6 +119,8 @@ class Dropdown(Widget):
         return self.popup if self.popup is not None and self.popup in scene.popups else None
 
     def open(self, scene: Scene) -> None:
+        if self.open_list(scene) is not None:
+            return
         h = list_height(scene.style, len(self.options))
         self.popup = OptionList(_place_below(self.rect, self.rect.w, h, scene.bounds), owner=self)
         scene.open_popup(self.popup)
@@ -313,16 +313,12 @@ class Dialog(Widget):
     @classmethod
     def sized(cls, style: Style, rect: Rect, title: str, message: str, labels: list[str]) -> Dialog:
         """A dialog in ``rect`` (``height`` tall), buttons right-aligned, the first the default."""
-        bx, by, buttons = (
-            rect.right - 2 * style.pad,
-            rect.bottom - style.control_h - 2 * style.pad,
-            [],
-        )
-        for i, label in reversed(list(enumerate(labels))):
-            w = cls.button_width(style, label)
-            bx -= w
-            buttons.insert(0, Button(Rect(bx, by, w, style.control_h), label=label, primary=i == 0))
-            bx -= style.pad
+        widths = [cls.button_width(style, label) for label in labels]
+        x = rect.right - 2 * style.pad - sum(widths) - (len(labels) - 1) * style.pad
+        y, buttons = rect.bottom - style.control_h - 2 * style.pad, []
+        for i, (label, w) in enumerate(zip(labels, widths, strict=True)):
+            buttons.append(Button(Rect(x, y, w, style.control_h), label=label, primary=i == 0))
+            x += w + style.pad
         lines = wrap(message, style.font, rect.w - 4 * style.pad)
         return cls(rect, title=title, lines=lines, buttons=buttons)
 
@@ -363,7 +359,7 @@ class Dialog(Widget):
 
     def draw(self, canvas: Canvas, style: Style, focused: bool) -> None:
         r, bar, x = self.rect, self.title_bar(style), self.close_box(style)
-        canvas.box(r.moved(2, 3), (0, 0, 0), None, style.radius)  # drop shadow
+        canvas.shade(r.moved(3, 3), (0, 0, 0), 0.4)  # drop shadow
         canvas.box(r, style.surface, style.border, style.radius)
         canvas.box(bar, style.background, None, max(style.radius - 1, 0))
         canvas.box(

@@ -26,7 +26,12 @@ class TabBar(Widget):
 
     @staticmethod
     def tab_width(style: Style, label: str) -> int:
-        return text_size(label, style.font)[0] + 4 * style.pad
+        return text_size(label, style.bold)[0] + 4 * style.pad  # the active tab's label is bold
+
+    @classmethod
+    def width_of(cls, style: Style, labels: list[str]) -> int:
+        """The width the tabs ``labels`` need (neighbours share their one-pixel border)."""
+        return sum(cls.tab_width(style, t) - 1 for t in labels) + 2 * style.pad + 1
 
     @classmethod
     def sized(cls, style: Style, x: int, y: int, width: int, labels: list[str], **kw) -> TabBar:
