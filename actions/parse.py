@@ -18,6 +18,7 @@ from __future__ import annotations
 import ast
 import difflib
 import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -152,6 +153,12 @@ def _parse_one(s: str, image_size: tuple[int, int] | None) -> ActionBase:
         raise _Invalid(f"{type(e).__name__}: {e}") from None
 
 
+def _ast_parse(s: str) -> ast.Expression:
+    with warnings.catch_warnings():  # e.g. invalid escapes in model text: not the caller's concern
+        warnings.simplefilter("ignore")
+        return ast.parse(s, mode="eval")
+
+
 def _from_json(s: str) -> ActionBase:
     try:
         return action_from_json(s)
@@ -159,7 +166,7 @@ def _from_json(s: str) -> ActionBase:
         if e.errors()[0]["type"] != "json_invalid":
             raise
         try:  # a Python dict literal ({'type': 'click', ...}) is fine too
-            data = ast.literal_eval(s)
+            data = ast.literal_eval(_ast_parse(s))
         except _EXCEPTIONS:
             raise _Invalid(f"invalid JSON: {e.errors()[0]['msg']}", syntax=True) from None
         if not isinstance(data, dict):
@@ -170,7 +177,7 @@ def _from_json(s: str) -> ActionBase:
 def _read_call(s: str) -> tuple[str, str | None, list[Any], dict[str, Any]]:
     """``name``, module prefix, and literal positional and keyword arguments of one call."""
     try:
-        tree = ast.parse(s, mode="eval")
+        tree = _ast_parse(s)
     except _EXCEPTIONS as e:  # SyntaxError; UnicodeEncodeError (lone surrogates); MemoryError
         detail = (e.msg if isinstance(e, SyntaxError) else str(e)) or "nested too deeply"
         raise _Invalid(f"not a single call or JSON object ({detail})", syntax=True) from None

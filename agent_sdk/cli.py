@@ -28,7 +28,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console()
 
 
 def _fail(err: Exception) -> typer.Exit:
@@ -51,6 +50,7 @@ def demo(
     if suite not in SUITES:
         raise _fail(ValueError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}"))
     env_ids = SUITES[suite]
+    console = Console()
     try:
         with Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -98,7 +98,7 @@ def list_envs() -> None:
     for env_id, name in zip(SUITES["ui"], TASK_NAMES, strict=True):
         task = get_task(name)
         table.add_row(env_id, str(task.max_steps), task.summary)
-    console.print(table)
+    Console().print(table)
 
 
 @app.command()

@@ -121,7 +121,7 @@ class UITask(ABC):
                     w,
                     h,
                 )
-                if not any(r.intersects(o, 3) for o in placed):
+                if not any(r.intersects(o, 2 * self.style.pad + 4) for o in placed):
                     self.scene.add(Label(r, text=text, font="small", color="muted"))
                     placed.append(r)
                     break

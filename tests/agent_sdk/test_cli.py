@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from agent_sdk.cli import app
 
-runner = CliRunner()
+runner = CliRunner(env={"COLUMNS": "200"})
 
 
 def test_demo_prints_the_success_table() -> None:
