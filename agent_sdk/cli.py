@@ -7,12 +7,15 @@ Usage::
     agent-sdk envs                         # every registered env id and what it asks
     agent-sdk schema                       # the action JSON schema (tool schema for LLMs)
     agent-sdk parse 'click(512, 300)'      # what the SDK makes of a model's answer
+    agent-sdk ask shot.png "What is on screen?" --model DIR [--stream]
+    agent-sdk convert APPLE_DIR HF_DIR     # Apple's llava_qwen2 folder -> Hugging Face fast_vlm
 """
 
 from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -124,6 +127,71 @@ def parse(
     except SDK_ERRORS as err:
         raise _fail(err) from err
     sys.stdout.write(action.to_json() + "\n")
+
+
+@app.command()
+def ask(
+    image: Annotated[Path, typer.Argument(help="an image file (PNG, JPEG, ...)")],
+    question: Annotated[str, typer.Argument(help="what to ask about it")],
+    model: Annotated[Path, typer.Option(help="a local FastVLM checkpoint folder")],
+    stream: Annotated[bool, typer.Option(help="print the answer as it is generated")] = False,
+    max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
+    temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
+    backend: Annotated[str, typer.Option(help="auto, torch or mlx")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
+    dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16")] = "auto",
+) -> None:
+    """Ask a FastVLM checkpoint about an image; prints the answer and where the time went."""
+    from perception.base import load_vlm
+
+    try:
+        vlm = load_vlm(model, backend=backend, device=device, dtype=dtype)  # type: ignore[arg-type]
+        if stream:
+            for piece in vlm.stream(
+                image, question, max_new_tokens=max_new_tokens, temperature=temperature
+            ):
+                sys.stdout.write(piece)
+                sys.stdout.flush()
+            sys.stdout.write("\n")
+            gen = vlm.last_generation  # type: ignore[attr-defined]
+        else:
+            gen = vlm.generate(
+                image, question, max_new_tokens=max_new_tokens, temperature=temperature
+            )
+            sys.stdout.write(gen.text + "\n")
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    t = gen.timings
+    table = Table(title=f"{vlm.name} on {vlm.backend}/{vlm.device}/{vlm.dtype}", show_header=False)
+    for label, value in (
+        ("image tokens", f"{t.num_image_tokens}"),
+        ("prompt tokens", f"{t.num_prompt_tokens}"),
+        ("preprocess", f"{t.preprocess_s * 1000:.1f} ms"),
+        ("vision encode", f"{t.vision_encode_s * 1000:.1f} ms"),
+        ("prefill", f"{t.prefill_s * 1000:.1f} ms"),
+        ("time to first token", f"{t.ttft_s * 1000:.1f} ms"),
+        ("decode", f"{t.num_generated_tokens} tokens, {t.decode_tokens_per_s:.1f} tokens/s"),
+        ("finish", gen.finish_reason),
+    ):
+        table.add_row(label, value)
+    Console(stderr=True).print(table)
+
+
+@app.command()
+def convert(
+    src: Annotated[Path, typer.Argument(help="an Apple llava_qwen2 checkpoint folder")],
+    dst: Annotated[Path, typer.Argument(help="where to write the Hugging Face fast_vlm folder")],
+    to: Annotated[str, typer.Option(help="target layout")] = "hf",
+    overwrite: Annotated[bool, typer.Option(help="replace a non-empty DST")] = False,
+) -> None:
+    """Convert a checkpoint folder once to disk (Apple's original layout -> Hugging Face)."""
+    from perception.checkpoints import convert_checkpoint
+
+    try:
+        out = convert_checkpoint(src, dst, to=to, overwrite=overwrite)
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    Console().print(f"wrote {out}")
 
 
 def main() -> None:

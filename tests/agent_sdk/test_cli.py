@@ -52,3 +52,44 @@ def test_console_script_entry_point_runs() -> None:
         check=True,
     )
     assert "demo" in out.stdout
+
+
+def test_ask_prints_the_answer_and_the_timings(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+    from PIL import Image
+
+    from perception.tiny import save_tiny_checkpoint
+
+    model = save_tiny_checkpoint(tmp_path / "tiny", layout="hf")
+    shot = tmp_path / "shot.png"
+    Image.fromarray(np.zeros((60, 80, 3), np.uint8)).save(shot)
+    for extra in ([], ["--stream"]):
+        result = runner.invoke(
+            app,
+            [
+                "ask",
+                str(shot),
+                "What is this?",
+                "--model",
+                str(model),
+                "--max-new-tokens",
+                "4",
+                *extra,
+            ],
+        )
+        assert result.exit_code == 0, result.output
+        assert "time to first token" in result.output and "vision encode" in result.output
+    missing = runner.invoke(app, ["ask", str(shot), "Q", "--model", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "error" in missing.output
+
+
+def test_convert_writes_a_loadable_hf_folder(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from perception.checkpoints import CheckpointFormat, detect_format
+    from perception.tiny import save_tiny_checkpoint
+
+    src = save_tiny_checkpoint(tmp_path / "apple", layout="apple")
+    result = runner.invoke(app, ["convert", str(src), str(tmp_path / "hf")])
+    assert result.exit_code == 0, result.output
+    assert detect_format(tmp_path / "hf") is CheckpointFormat.HF
+    again = runner.invoke(app, ["convert", str(src), str(tmp_path / "hf")])
+    assert again.exit_code == 2

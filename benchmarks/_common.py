@@ -1,0 +1,143 @@
+"""Shared helpers for the benchmark scripts (not a benchmark: ``make bench`` skips ``_*.py``).
+
+* :func:`time_calls` times callables with warm-up, interleaved repeats and the median;
+* :func:`print_table` prints an aligned text table;
+* :func:`write_json` / :func:`save_figure` write ``benchmarks/out/<name>.json`` / ``.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent / "out"
+
+
+@dataclass
+class Timing:
+    """Seconds per call: the median of ``samples_s`` (warm-up calls excluded)."""
+
+    samples_s: list[float] = field(default_factory=list)
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.samples_s)
+
+
+def time_calls(
+    fns: dict[str, Callable[[], object]],
+    *,
+    warmup: int = 1,
+    repeats: int = 3,
+    budget_s: float | None = None,
+) -> dict[str, Timing]:
+    """Time each callable: ``warmup`` untimed calls, then up to ``repeats`` timed rounds.
+
+    Rounds are interleaved (A B A B ...) so that drift on a shared machine hits every
+    callable alike, which keeps their ratios honest. With ``budget_s`` the timed rounds stop
+    early (after at least one) once another round would push the timed total past the budget,
+    so that very slow cells cost two calls rather than ``1 + repeats``.
+    """
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    timings = {name: Timing() for name in fns}
+    spent = 0.0
+    for _ in range(repeats):
+        round_s = 0.0
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            dt = time.perf_counter() - t0
+            timings[name].samples_s.append(dt)
+            round_s += dt
+        spent += round_s
+        if budget_s is not None and spent + round_s > budget_s:
+            break
+    return timings
+
+
+def fmt(value: float | int | None, spec: str = ".3f") -> str:
+    """Format a number for a table; ``None`` (a skipped cell) becomes ``-``."""
+    return "-" if value is None else format(value, spec)
+
+
+def print_table(
+    headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "", align: str = ""
+) -> None:
+    """Print rows as an aligned text table.
+
+    ``align`` holds one ``l`` or ``r`` per column; by default the first column is left-aligned
+    and the others right-aligned.
+    """
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    align = align or "l" + "r" * (len(headers) - 1)
+
+    def line(row: list[str]) -> str:
+        parts = zip(row, widths, align, strict=True)
+        return "  ".join(c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in parts).rstrip()
+
+    if title:
+        print(f"\n{title}")
+    print(line(cells[0]))
+    print("-" * (sum(widths) + 2 * (len(widths) - 1)))
+    for row in cells[1:]:
+        print(line(row))
+    print(flush=True)
+
+
+def environment() -> dict[str, Any]:
+    """Versions and machine facts to store beside the numbers."""
+    import timm
+    import torch
+    import transformers
+
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "timm": timm.__version__,
+        "transformers": transformers.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu_count": os.cpu_count(),
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def write_json(name: str, payload: dict[str, Any], out_dir: Path = OUT_DIR) -> Path:
+    """Write ``payload`` plus an ``environment`` block to ``out_dir/<name>.json``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.json"
+    path.write_text(json.dumps({**payload, "environment": environment()}, indent=2) + "\n")
+    return path
+
+
+def pyplot():
+    """matplotlib's pyplot on the non-interactive Agg backend (matplotlib is in the dev extra)."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise SystemExit("matplotlib is missing: pip install -e '.[dev]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig: Any, name: str, out_dir: Path = OUT_DIR) -> Path:
+    """Save a matplotlib figure to ``out_dir/<name>.png`` and close it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    pyplot().close(fig)
+    return path

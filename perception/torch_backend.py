@@ -1,0 +1,341 @@
+"""FastVLM on PyTorch: transformers' ``FastVlmForConditionalGeneration`` (vision tower = timm's
+``fastvit_mci3``, re-parameterised), on CUDA, MPS or the CPU, with every call timed.
+
+The generation loop is written out (encode -> splice -> prefill -> decode with a KV cache) so
+that each phase is timed on its own; CUDA and MPS are synchronised at each boundary.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from transformers import PreTrainedTokenizerBase
+
+from perception.base import Generation, Timings
+from perception.checkpoints import LoadInfo, load_fastvlm_torch, load_tokenizer
+from perception.errors import PerceptionError
+from perception.preprocess import ImageLike, preprocess
+from perception.prompts import STOP_STRINGS, chat_prompt, split_on_image
+
+log = logging.getLogger(__name__)
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16,
+          "bf16": torch.bfloat16, "float16": torch.float16, "fp16": torch.float16}  # fmt: skip
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA if present, else MPS, else the CPU; an absent device is an error."""
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise PerceptionError(f"device {device!r} asked for, but CUDA is not available here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise PerceptionError(f"device {device!r} asked for, but MPS is not available here")
+    return dev
+
+
+def pick_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """``auto``: bf16 on CUDA when supported (else fp16), fp16 on MPS, fp32 on the CPU."""
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    if dtype not in DTYPES:
+        raise PerceptionError(f"unknown dtype {dtype!r}; use auto, {', '.join(DTYPES)}")
+    chosen = DTYPES[dtype]
+    if device.type == "cpu" and chosen is torch.float16:
+        raise PerceptionError("float16 is slow and inexact on the CPU; use float32 or bfloat16")
+    return chosen
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+@dataclass
+class _Clock:
+    """Phase times of one call, filled in as it runs."""
+
+    preprocess_s: float = 0.0
+    encode_s: float = 0.0
+    prefill_s: float = 0.0
+    ttft_s: float = 0.0
+    decode_s: float = 0.0
+    prompt_tokens: int = 0
+
+
+class TorchVLM:
+    """A FastVLM checkpoint on PyTorch; see :class:`perception.base.VisionLanguageModel`."""
+
+    backend = "torch"
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: PreTrainedTokenizerBase,
+        info: LoadInfo,
+        device: torch.device,
+    ) -> None:
+        self.model, self.tokenizer, self.info = model, tokenizer, info
+        self.torch_device = device
+        self.torch_dtype = next(model.parameters()).dtype
+        self.device, self.dtype = str(device), str(self.torch_dtype).removeprefix("torch.")
+        self.name, self.model_hash = Path(info.path).name, info.content_hash
+        self.image_size = info.image_size
+        reduction = model.model.vision_tower.timm_model.feature_info[-1]["reduction"]
+        self.num_image_tokens = (self.image_size // reduction) ** 2
+        stops = {
+            tokenizer.convert_tokens_to_ids(s) for s in STOP_STRINGS if s in tokenizer.get_vocab()
+        }
+        if tokenizer.eos_token_id is not None:
+            stops.add(tokenizer.eos_token_id)
+        self.stop_ids = torch.tensor(sorted(stops), device=device)
+        self.pad_id = int(
+            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stops)
+        )
+        self.last_generation: Generation | None = None
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path, device: str = "auto", dtype: str = "auto", allow_pickle: bool = False
+    ) -> TorchVLM:
+        """Load a local checkpoint folder (any layout :mod:`perception.checkpoints` knows)."""
+        dev = pick_device(device)
+        model, info = load_fastvlm_torch(
+            path, dtype=pick_dtype(dtype, dev), device=dev, allow_pickle=allow_pickle
+        )
+        if hasattr(model, "set_attn_implementation"):
+            model.set_attn_implementation("sdpa")
+        return cls(model, load_tokenizer(path), info, dev)
+
+    # -- the interface -------------------------------------------------------------------------
+    def generate(
+        self,
+        image: ImageLike | Sequence[ImageLike],
+        prompt: str | Sequence[str],
+        *,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Generation | list[Generation]:
+        """Answer ``prompt`` about ``image``; lists of both make one batched call."""
+        batched = not isinstance(prompt, str)
+        images, prompts = self._as_batch(image, prompt)
+        gens = self._collect(self._decode(images, prompts, max_new_tokens, temperature, seed))
+        self.last_generation = gens[-1]
+        return gens if batched else gens[0]
+
+    def stream(
+        self,
+        image: ImageLike,
+        prompt: str,
+        *,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """Yield the answer piece by piece; ``self.last_generation`` holds it when done."""
+        steps = self._decode([image], [prompt], max_new_tokens, temperature, seed)
+        ids: list[int] = []
+        shown = ""
+        try:
+            while True:
+                token = next(steps)[0]
+                if token is None:
+                    continue
+                ids.append(token)
+                text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                if text.endswith("\ufffd"):
+                    continue  # an incomplete UTF-8 sequence: wait for the next token
+                if len(text) > len(shown):
+                    yield text[len(shown) :]
+                    shown = text
+        except StopIteration as stop:
+            self.last_generation = self._finish([ids], *stop.value)[0]
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        if len(text) > len(shown):  # bytes that never formed valid UTF-8 are flushed at the end
+            yield text[len(shown) :]
+
+    def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """Image features ``B x num_image_tokens x hidden`` (vision tower + projector)."""
+        return self.model.model.get_image_features(pixel_values=pixel_values).pooler_output
+
+    # -- internals ------------------------------------------------------------------------------
+    @staticmethod
+    def _as_batch(image: Any, prompt: Any) -> tuple[list[ImageLike], list[str]]:
+        if isinstance(prompt, str):
+            return [image], [prompt]
+        images = list(image) if isinstance(image, (list, tuple)) else None
+        if images is None or len(images) != len(prompt) or not prompt:
+            raise PerceptionError(
+                "a batched call takes a list of images and a list of prompts of the same, "
+                "non-zero length"
+            )
+        return images, list(prompt)
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False).input_ids
+
+    def _collect(self, steps: Iterator[list[int | None]]) -> list[Generation]:
+        ids: list[list[int]] | None = None
+        try:
+            while True:
+                tokens = next(steps)
+                ids = ids or [[] for _ in tokens]
+                for seq, tok in zip(ids, tokens, strict=True):
+                    if tok is not None:
+                        seq.append(tok)
+        except StopIteration as stop:
+            return self._finish(ids or [], *stop.value)
+
+    def _finish(self, ids: list[list[int]], clock: _Clock, reasons: list[str]) -> list[Generation]:
+        n_new = sum(len(seq) for seq in ids)
+        after_first = n_new - len(ids)
+        timings = Timings(
+            preprocess_s=clock.preprocess_s,
+            vision_encode_s=clock.encode_s,
+            prefill_s=clock.prefill_s,
+            ttft_s=clock.ttft_s,
+            decode_s=clock.decode_s,
+            decode_tokens_per_s=after_first / clock.decode_s if clock.decode_s > 0 else 0.0,
+            num_image_tokens=self.num_image_tokens,
+            num_prompt_tokens=clock.prompt_tokens,
+            num_generated_tokens=n_new,
+        )
+        return [
+            Generation(
+                text=self.tokenizer.decode(seq, skip_special_tokens=True).strip(),
+                token_ids=seq,
+                finish_reason=reason,  # type: ignore[arg-type]
+                timings=timings,
+            )
+            for seq, reason in zip(ids, reasons, strict=True)
+        ]
+
+    @torch.inference_mode()
+    def _decode(
+        self,
+        images: list[ImageLike],
+        prompts: list[str],
+        max_new_tokens: int,
+        temperature: float,
+        seed: int | None,
+    ) -> Iterator[list[int | None]]:
+        """Yield each step's new token per sequence (None once a sequence has stopped); return
+        the clock and each sequence's finish reason."""
+        if max_new_tokens < 1:
+            raise PerceptionError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
+        if temperature < 0:
+            raise PerceptionError(f"temperature must be >= 0, got {temperature}")
+        dev, clock = self.torch_device, _Clock()
+        gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
+
+        start = time.perf_counter()
+        pixels = torch.from_numpy(preprocess(images, self.image_size))
+        pixels = pixels.to(dev, self.torch_dtype)
+        texts = [split_on_image(chat_prompt(p)) for p in prompts]
+        _sync(dev)
+        clock.preprocess_s = time.perf_counter() - start
+
+        t0 = time.perf_counter()
+        features = self.encode_images(pixels)
+        _sync(dev)
+        clock.encode_s = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
+        embeds, mask = self._splice(texts, features)
+        clock.prompt_tokens = embeds.shape[1]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        lm = self.model.model.language_model
+        out = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+        next_tok = self._sample(self.model.lm_head(out.last_hidden_state[:, -1]), temperature, gen)
+        _sync(dev)
+        clock.prefill_s = time.perf_counter() - t1
+        clock.ttft_s = time.perf_counter() - t0
+
+        batch = len(prompts)
+        done = torch.zeros(batch, dtype=torch.bool, device=dev)
+        reasons = ["length"] * batch
+        cache, last_pos = out.cache, positions[:, -1:]
+        t2 = time.perf_counter()
+        for step in range(max_new_tokens):
+            stopped = torch.isin(next_tok, self.stop_ids) & ~done
+            emitted = [
+                None if d else int(t) for d, t in zip(done.tolist(), next_tok.tolist(), strict=True)
+            ]
+            for i in torch.nonzero(stopped).flatten().tolist():
+                reasons[i], emitted[i] = (
+                    "stop",
+                    None,
+                )  # the stop token itself is not part of the answer
+            done |= stopped
+            yield emitted
+            if bool(done.all()) or step == max_new_tokens - 1:
+                break
+            last_pos = last_pos + 1
+            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            fed = torch.where(done, torch.full_like(next_tok, self.pad_id), next_tok)
+            out = lm(
+                inputs_embeds=self.model.get_input_embeddings()(fed[:, None]),
+                attention_mask=mask,
+                position_ids=last_pos,
+                cache=cache,
+                use_cache=True,
+            )
+            cache = out.cache
+            next_tok = self._sample(
+                self.model.lm_head(out.last_hidden_state[:, -1]), temperature, gen
+            )
+        _sync(dev)
+        clock.decode_s = time.perf_counter() - t2
+        return clock, reasons
+
+    def _splice(
+        self, texts: list[tuple[str, str]], features: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Left-padded ``inputs_embeds`` (text, image features, text) and the attention mask."""
+        embed = self.model.get_input_embeddings()
+        rows = []
+        for (before, after), feats in zip(texts, features, strict=True):
+            head, tail = self._tokens(before), self._tokens(after)
+            text = embed(torch.tensor(head + tail, device=self.torch_device))
+            rows.append(torch.cat([text[: len(head)], feats.to(text.dtype), text[len(head) :]]))
+        longest = max(r.shape[0] for r in rows)
+        embeds = rows[0].new_zeros(len(rows), longest, rows[0].shape[-1])
+        mask = torch.zeros(len(rows), longest, dtype=torch.long, device=self.torch_device)
+        for i, r in enumerate(rows):
+            embeds[i, longest - r.shape[0] :] = r
+            mask[i, longest - r.shape[0] :] = 1
+        return embeds, mask
+
+    @staticmethod
+    def _sample(
+        logits: torch.Tensor, temperature: float, gen: torch.Generator | None
+    ) -> torch.Tensor:
+        if temperature == 0:
+            return logits.argmax(-1)
+        probs = torch.softmax(logits.float() / temperature, dim=-1)
+        return torch.multinomial(probs.cpu(), 1, generator=gen).flatten().to(logits.device)
+
+
+def image_features(vlm: TorchVLM, images: Sequence[ImageLike]) -> np.ndarray:
+    """Projected image features as float32 numpy (for parity checks across backends)."""
+    with torch.inference_mode():
+        pixels = torch.from_numpy(preprocess(list(images), vlm.image_size))
+        feats = vlm.encode_images(pixels.to(vlm.torch_device, vlm.torch_dtype))
+    return feats.float().cpu().numpy()
