@@ -53,10 +53,22 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = (0, 0, 0)) ->
     return canvas
 
 
-def preprocess(images: Sequence[ImageLike], size: int) -> np.ndarray:
-    """A batch ``B x 3 x size x size`` float32 in [0, 1], ready for the vision tower."""
+def preprocess(
+    images: Sequence[ImageLike],
+    size: int,
+    mean: Sequence[float] = (0.0, 0.0, 0.0),
+    std: Sequence[float] = (1.0, 1.0, 1.0),
+) -> np.ndarray:
+    """A batch ``B x 3 x size x size`` float32, ready for the vision tower.
+
+    Pads with the mean colour (black for FastVLM), resizes, scales to [0, 1], normalises.
+    """
+    fill = tuple(round(m * 255) for m in mean)
+    m = np.asarray(mean, np.float32)[:, None, None]
+    s = np.asarray(std, np.float32)[:, None, None]
     out = np.empty((len(images), 3, size, size), dtype=np.float32)
     for i, image in enumerate(images):
-        square = pad_to_square(load_image(image)).resize((size, size), Image.Resampling.BICUBIC)
-        out[i] = np.asarray(square, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        square = pad_to_square(load_image(image), fill)  # type: ignore[arg-type]
+        square = square.resize((size, size), Image.Resampling.BICUBIC)
+        out[i] = (np.asarray(square, dtype=np.float32).transpose(2, 0, 1) / 255.0 - m) / s
     return out

@@ -188,6 +188,9 @@ class TorchVLM:
             )
         return images, list(prompt)
 
+    def _pixels(self, images: Sequence[ImageLike]) -> np.ndarray:
+        return preprocess(images, self.image_size, self.info.image_mean, self.info.image_std)
+
     def _tokens(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False).input_ids
 
@@ -246,8 +249,7 @@ class TorchVLM:
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
 
         start = time.perf_counter()
-        pixels = torch.from_numpy(preprocess(images, self.image_size))
-        pixels = pixels.to(dev, self.torch_dtype)
+        pixels = torch.from_numpy(self._pixels(images)).to(dev, self.torch_dtype)
         texts = [split_on_image(chat_prompt(p)) for p in prompts]
         _sync(dev)
         clock.preprocess_s = time.perf_counter() - start
@@ -336,6 +338,6 @@ class TorchVLM:
 def image_features(vlm: TorchVLM, images: Sequence[ImageLike]) -> np.ndarray:
     """Projected image features as float32 numpy (for parity checks across backends)."""
     with torch.inference_mode():
-        pixels = torch.from_numpy(preprocess(list(images), vlm.image_size))
+        pixels = torch.from_numpy(vlm._pixels(list(images)))
         feats = vlm.encode_images(pixels.to(vlm.torch_device, vlm.torch_dtype))
     return feats.float().cpu().numpy()
