@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from actions.guard import GuardDecision
+
 
 class ActionError(Exception):
     """Base class of every error the actions layer raises."""
@@ -33,3 +38,20 @@ class ParseError(ActionError, ValueError):
 
 class CoordinateError(ActionError, ValueError):
     """A point outside the image or screen frame; points are refused, never clamped."""
+
+
+class GuardRejected(ActionError):
+    """An action the guard refused (or held for approval), for callers that raise on it.
+
+    Attributes:
+        decision: the guard's :class:`~actions.guard.GuardDecision`, with the reason.
+    """
+
+    def __init__(self, decision: GuardDecision) -> None:
+        self.decision = decision
+        verdict = "needs approval" if decision.allowed else "is refused by the guard"
+        super().__init__(f"{decision.action.to_text()} {verdict}: {decision.reason}")
+
+
+class DesktopUnavailable(ActionError):
+    """The live screen cannot be used: the ``desktop`` extra is missing or no display answers."""

@@ -243,7 +243,9 @@ def main() -> None:
         default=10.0,
         help="stop repeating a cell once its timed calls would pass this many seconds",
     )
-    parser.add_argument("--max-tokens", type=int, default=3000, help="skip bigger cells")
+    parser.add_argument(
+        "--max-tokens", type=int, default=1500, help="skip cells with more image tokens"
+    )
     parser.add_argument("--prompt-tokens", type=int, default=40)
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     args = parser.parse_args()
