@@ -9,6 +9,8 @@ Usage::
     agent-sdk parse 'click(512, 300)'      # what the SDK makes of a model's answer
     agent-sdk ask shot.png "What is on screen?" --model DIR [--stream]
     agent-sdk convert APPLE_DIR HF_DIR     # Apple's llava_qwen2 folder -> Hugging Face fast_vlm
+    agent-sdk run "Open the File menu" --model DIR --dry-run   # the agent on the live screen
+    agent-sdk run --env agent_sdk/ui-click-button-v0 --policy random
 """
 
 from __future__ import annotations
@@ -192,6 +194,54 @@ def convert(
     except SDK_ERRORS as err:
         raise _fail(err) from err
     Console().print(f"wrote {out}")
+
+
+@app.command()
+def run(
+    instruction: Annotated[str, typer.Argument(help="what the agent should do")] = "",
+    model: Annotated[Path | None, typer.Option(help="a local FastVLM checkpoint folder")] = None,
+    policy: Annotated[str, typer.Option(help="vlm (needs --model) or random")] = "vlm",
+    env: Annotated[
+        str | None, typer.Option(help="a Gymnasium env id instead of the screen")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="env seed (with --env)")] = 0,
+    dry_run: Annotated[bool, typer.Option(help="decide and record, execute nothing")] = False,
+    approve: Annotated[bool, typer.Option(help="ask before every action")] = False,
+    monitor: Annotated[int, typer.Option(help="mss monitor number (1 = primary)")] = 1,
+    max_steps: Annotated[int, typer.Option(min=1)] = 20,
+    out: Annotated[Path, typer.Option(help="where the trajectory is saved")] = Path("runs/live"),
+) -> None:
+    """Run the agent on the live screen (or on a Gymnasium env) and show each step."""
+    from agent_sdk.agent import Agent
+    from agent_sdk.live import make_guard, make_policy, run_live, save_trajectory
+
+    console = Console()
+    try:
+        guard = make_guard(dry_run, approve)
+        agent = Agent(make_policy(model, policy, seed), guard=guard, max_steps=max_steps)
+        if env is not None:
+            import gymnasium as gym
+
+            target = gym.make(env)
+        else:
+            from actions.desktop import ScreenSource
+            from envs.desktop import DesktopEnv
+
+            # the env enforces the rules again right before executing (its own budget count)
+            env_guard = make_guard(dry_run, approve_all=False)
+            target = DesktopEnv(instruction, source=ScreenSource(monitor=monitor), guard=env_guard)
+        if not instruction and env is None:
+            raise _fail(ValueError("give an INSTRUCTION for the live screen"))
+
+        def confirm(request) -> bool:  # type: ignore[no-untyped-def]
+            return typer.confirm(f"execute {request.action}? ({request.reason})", default=False)
+
+        traj = run_live(agent, target, console, confirm, seed, instruction or None)
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    path = save_trajectory(traj, out)
+    verdict = "[green]success[/]" if traj.success else "[red]no success[/]"
+    console.print(f"{verdict} after {len(traj.steps)} steps ({traj.end}); saved {path}")
 
 
 def main() -> None:

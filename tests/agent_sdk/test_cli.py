@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from typer.testing import CliRunner
 
 from agent_sdk.cli import app
@@ -93,3 +94,39 @@ def test_convert_writes_a_loadable_hf_folder(tmp_path) -> None:  # type: ignore[
     assert detect_format(tmp_path / "hf") is CheckpointFormat.HF
     again = runner.invoke(app, ["convert", str(src), str(tmp_path / "hf")])
     assert again.exit_code == 2
+
+
+def test_run_on_a_gym_env_saves_the_trajectory(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    args = ["run", "--env", "agent_sdk/ui-click-button-v0", "--policy", "random"]
+    result = runner.invoke(app, [*args, "--max-steps", "3", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "trajectory.json").read_text())
+    assert record["instruction"] and 1 <= len(record["steps"]) <= 3
+    assert all((out / s["image"]).is_file() for s in record["steps"])
+    assert "step 0" in result.output and "saved" in result.output
+
+
+def test_run_with_approve_asks_and_a_no_executes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    args = ["run", "--env", "agent_sdk/ui-click-button-v0", "--policy", "random", "--approve"]
+    result = runner.invoke(app, [*args, "--max-steps", "2", "--out", str(out)], input="n\nn\n")
+    assert result.exit_code == 0, result.output
+    assert result.output.count("execute ") == 2
+    steps = json.loads((out / "trajectory.json").read_text())["steps"]
+    assert [s["result"] for s in steps] == [None, None]  # denied: recorded, not executed
+    assert all(s["guard"]["allowed"] is False for s in steps)
+
+
+@pytest.mark.display
+def test_run_dry_run_on_the_live_screen_executes_nothing(xvfb_display, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from perception.tiny import save_tiny_checkpoint
+
+    model = save_tiny_checkpoint(tmp_path / "tiny", layout="hf")
+    out = tmp_path / "live"
+    args = ["run", "Click the OK button", "--model", str(model), "--dry-run", "--max-steps", "2"]
+    result = runner.invoke(app, [*args, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    record = json.loads((out / "trajectory.json").read_text())
+    assert record["instruction"] == "Click the OK button"
+    assert record["steps"] and all(s["timings"].get("ttft_s", 0) > 0 for s in record["steps"])
