@@ -1,7 +1,14 @@
 """Typed actions, parsing of model text, coordinates, guard and executors."""
 
 from actions.coords import ScreenFrame
-from actions.errors import ActionError, CoordinateError, ParseError
+from actions.errors import (
+    ActionError,
+    CoordinateError,
+    DesktopUnavailable,
+    GuardRejected,
+    ParseError,
+)
+from actions.guard import Guard, GuardConfig, GuardDecision
 from actions.parse import parse_action
 from actions.schema import (
     ACTION_TYPES,
@@ -37,11 +44,16 @@ __all__ = [
     "CameraInfo",
     "Click",
     "CoordinateError",
+    "DesktopUnavailable",
     "Done",
     "DoubleClick",
     "Drag",
     "EEDelta",
     "Fail",
+    "Guard",
+    "GuardConfig",
+    "GuardDecision",
+    "GuardRejected",
     "Hotkey",
     "Key",
     "Move",

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from actions.errors import ActionError, CoordinateError, ParseError
+from actions.errors import (
+    ActionError,
+    CoordinateError,
+    DesktopUnavailable,
+    GuardRejected,
+    ParseError,
+)
 from envs.errors import EnvCrashed, EnvError, TaskGenerationError, UnknownTaskError
 from perception.errors import BackendUnavailable, CheckpointError, PerceptionError
 
@@ -26,8 +32,10 @@ __all__ = [
     "CheckpointError",
     "ConfigError",
     "CoordinateError",
+    "DesktopUnavailable",
     "EnvCrashed",
     "EnvError",
+    "GuardRejected",
     "ParseError",
     "PerceptionError",
     "TaskGenerationError",

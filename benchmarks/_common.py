@@ -1,6 +1,7 @@
 """Shared helpers for the benchmark scripts (not a benchmark: ``make bench`` skips ``_*.py``).
 
 * :func:`time_calls` times callables with warm-up, interleaved repeats and the median;
+* :func:`torch_threads` sets torch's intra-op thread count for a block;
 * :func:`print_table` prints an aligned text table;
 * :func:`write_json` / :func:`save_figure` write ``benchmarks/out/<name>.json`` / ``.png``.
 """
@@ -12,7 +13,8 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +66,25 @@ def time_calls(
     return timings
 
 
+@contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads.
+
+    On the shared 2-vCPU development machine one vCPU is often throttled for tens of seconds;
+    a 2-thread run then waits on the slow thread and swings by up to 3x, whereas one thread
+    stays within about 1.2x. The benchmarks therefore time on one thread by default (and build
+    models with all threads).
+    """
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
 def fmt(value: float | int | None, spec: str = ".3f") -> str:
     """Format a number for a table; ``None`` (a skipped cell) becomes ``-``."""
     return "-" if value is None else format(value, spec)
@@ -96,19 +117,17 @@ def print_table(
 
 def environment() -> dict[str, Any]:
     """Versions and machine facts to store beside the numbers."""
-    import timm
-    import torch
-    import transformers
+    from importlib.metadata import PackageNotFoundError, version
 
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "timm": timm.__version__,
-        "transformers": transformers.__version__,
-        "torch_threads": torch.get_num_threads(),
+    info: dict[str, Any] = {"python": platform.python_version()}
+    for package in ("torch", "timm", "transformers"):
+        try:
+            info[package] = version(package)
+        except PackageNotFoundError:
+            info[package] = None
+    return info | {
         "cpu_count": os.cpu_count(),
         "machine": platform.machine(),
-        "processor": platform.processor() or platform.machine(),
         "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
 

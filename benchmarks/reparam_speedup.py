@@ -27,7 +27,16 @@ from pathlib import Path
 
 import timm
 import torch
-from _common import OUT_DIR, fmt, print_table, pyplot, save_figure, time_calls, write_json
+from _common import (
+    OUT_DIR,
+    fmt,
+    print_table,
+    pyplot,
+    save_figure,
+    time_calls,
+    torch_threads,
+    write_json,
+)
 from timm.utils.model import reparameterize_model
 from torch import nn
 
@@ -91,6 +100,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed calls per variant")
     parser.add_argument("--tol", type=float, default=1e-4, help="fp32 max relative difference")
     parser.add_argument("--tol-bf16", type=float, default=5e-2, help="bf16 max relative diff.")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="output folder")
     args = parser.parse_args()
     resolutions = [int(r) for r in args.resolutions.split(",")]
@@ -107,7 +117,7 @@ def main() -> None:
         for mode, model in zip(MODES, (train, fused), strict=True)
     }
     structure = {"train-mode": count(train), "reparam": count(fused)}
-    print(f"{torch.get_num_threads()} threads; structure {structure}", flush=True)
+    print(f"timing on {args.threads} thread(s); structure {structure}", flush=True)
 
     rows = []
     for res in resolutions:
@@ -117,7 +127,7 @@ def main() -> None:
             key: (lambda m=model, x=images[key[0]]: m.forward_features(x))
             for key, model in models.items()
         }
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(args.threads):
             outputs = {key: call() for key, call in calls.items()}
             timings = time_calls(calls, warmup=args.warmup, repeats=args.repeats)
         for dtype in dtypes:
@@ -167,8 +177,8 @@ def main() -> None:
             ]
             for r in rows
         ],
-        title=f"FastViTHD forward_features, CPU batch 1, median of {args.repeats} interleaved "
-        f"rounds (speedup = train-mode / reparam)",
+        title=f"FastViTHD forward_features, CPU, {args.threads} thread(s), batch 1, median of "
+        f"{args.repeats} interleaved rounds (speedup = train-mode / reparam)",
     )
     payload = {"args": {**vars(args), "out": str(args.out)}, "structure": structure, "rows": rows}
     print("wrote", write_json("reparam_speedup", payload, args.out))

@@ -30,7 +30,16 @@ from pathlib import Path
 
 import timm
 import torch
-from _common import OUT_DIR, fmt, print_table, pyplot, save_figure, time_calls, write_json
+from _common import (
+    OUT_DIR,
+    fmt,
+    print_table,
+    pyplot,
+    save_figure,
+    time_calls,
+    torch_threads,
+    write_json,
+)
 from torch import nn
 from transformers import Qwen2Config, Qwen2ForCausalLM
 
@@ -161,7 +170,7 @@ def measure(args: argparse.Namespace, resolutions: list[int]) -> tuple[list[dict
                 tower = VisionTower(spec).to(dtype).eval()
             tower.set_resolution(res)
             image = torch.randn(1, 3, res, res, dtype=dtype)
-            with torch.inference_mode():
+            with torch.inference_mode(), torch_threads(args.threads):
                 assert tower(image).shape[1] == tokens, (spec.name, res)
                 encode = time_calls({"encode": lambda t=tower, x=image: t(x)}, **timing)["encode"]
                 if tokens not in prefill:  # prefill cost depends on the token count only
@@ -198,8 +207,8 @@ def report(rows: list[dict], resolutions: list[int], args: argparse.Namespace) -
             ]
             for r in rows
         ],
-        title=f"TTFT per encoder and resolution ({args.dtype}, CPU, batch 1, "
-        f"+{args.prompt_tokens} prompt tokens; * = reference resolution)",
+        title=f"TTFT per encoder and resolution ({args.dtype}, CPU, {args.threads} thread(s), "
+        f"batch 1, +{args.prompt_tokens} prompt tokens; * = reference resolution)",
     )
     paper = {spec.name: spec.paper for spec in ENCODERS}
     print_table(
@@ -240,9 +249,10 @@ def main() -> None:
     parser.add_argument(
         "--cell-budget-s",
         type=float,
-        default=10.0,
+        default=5.0,
         help="stop repeating a cell once its timed calls would pass this many seconds",
     )
+    parser.add_argument("--threads", type=int, default=1, help="torch threads while timing")
     parser.add_argument(
         "--max-tokens", type=int, default=1500, help="skip cells with more image tokens"
     )
@@ -251,7 +261,7 @@ def main() -> None:
     args = parser.parse_args()
     resolutions = [256, 512, 1024] if args.quick else [int(r) for r in args.resolutions.split(",")]
     torch.manual_seed(0)
-    print(f"{args.dtype}, {torch.get_num_threads()} threads, resolutions {resolutions}", flush=True)
+    print(f"{args.dtype}, {args.threads} thread(s), resolutions {resolutions}", flush=True)
 
     rows, prefill = measure(args, resolutions)
     report(rows, resolutions, args)
