@@ -4,6 +4,9 @@ Usage::
 
     agent-sdk demo                         # the oracle agent over the GUI suite, success table
     agent-sdk demo --episodes 200 --width 1280 --height 800
+    agent-sdk eval --suite ui --policy vlm --model DIR --episodes 50 --workers 2 --out runs/NAME
+    agent-sdk eval --env agent_sdk/ui-click-button-v0 --policy random --out runs/r --resume
+    agent-sdk report runs/NAME             # summary table, summary.json/.csv and report.html
     agent-sdk envs                         # every registered env id and what it asks
     agent-sdk schema                       # the action JSON schema (tool schema for LLMs)
     agent-sdk parse 'click(512, 300)'      # what the SDK makes of a model's answer
@@ -17,15 +20,29 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
-from agent_sdk.errors import SDK_ERRORS
+from agent_sdk.errors import SDK_ERRORS, ConfigError
+
+if TYPE_CHECKING:
+    from agent_sdk.evaluate import EpisodeRecord, EvalConfig, TaskSummary
+    from agent_sdk.report import Run
 
 app = typer.Typer(
     name="agent-sdk",
@@ -40,6 +57,77 @@ def _fail(err: Exception) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+class _EvalBars:
+    """Rich progress bars for :func:`agent_sdk.evaluate.evaluate`: one per env and one for all,
+    each with its successes, errors and ETA."""
+
+    def __init__(self, console: Console) -> None:
+        self.progress = Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("[green]{task.fields[ok]} ok[/] [red]{task.fields[err]} err[/]"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        )  # fmt: skip
+        self.bars: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _EvalBars:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def start(self, total: Mapping[str, int], done: Mapping[str, int]) -> None:
+        for env_id, n in {"all": sum(total.values()), **total}.items():
+            completed = sum(done.values()) if env_id == "all" else done[env_id]
+            self.bars[env_id] = self.progress.add_task(
+                env_id, total=n, completed=completed, ok=0, err=0
+            )
+
+    def advance(self, record: EpisodeRecord) -> None:
+        for env_id in ("all", record.env_id):
+            fields = self.progress.tasks[self.bars[env_id]].fields
+            self.progress.update(
+                self.bars[env_id], advance=1, ok=fields["ok"] + record.success,
+                err=fields["err"] + (record.error is not None),
+            )  # fmt: skip
+
+
+def _summary_table(rows: Sequence[TaskSummary], title: str) -> Table:
+    def ms(seconds: float | None) -> str:
+        return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
+
+    table = Table(title=title)
+    for col in ("env id", "episodes", "success", "95% CI", "errors", "mean steps", "step p50",
+                "step p90", "TTFT p50"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "env id" else "right")
+    for r in rows:
+        if r.env_id == "all":
+            table.add_section()
+        table.add_row(
+            r.env_id, str(r.episodes), f"{r.success_rate:.1%}", f"{r.ci_low:.2f}-{r.ci_high:.2f}",
+            str(r.errors), f"{r.mean_steps:.1f}", ms(r.step_p50_s), ms(r.step_p90_s),
+            ms(r.ttft_p50_s),
+        )  # fmt: skip
+    return table
+
+
+def _run_eval(
+    config: EvalConfig, out: Path, console: Console, workers: int = 1,
+    ray: str | None = None, resume: bool = False,
+) -> list[EpisodeRecord]:  # fmt: skip
+    """Run an eval with progress bars; Ctrl-C says how to go on."""
+    from agent_sdk.evaluate import evaluate
+
+    try:
+        with _EvalBars(console) as bars:
+            return evaluate(
+                config, out, workers=workers, ray_address=ray, resume=resume, progress=bars
+            )
+    except KeyboardInterrupt:
+        console.print(f"interrupted; the finished episodes are in {out}: add --resume to go on")
+        raise typer.Exit(code=130) from None
+
+
 @app.command()
 def demo(
     episodes: Annotated[int, typer.Option(min=1, help="episodes per task")] = 50,
@@ -49,46 +137,105 @@ def demo(
     suite: Annotated[str, typer.Option(help="suite name")] = "ui",
 ) -> None:
     """Run the oracle agent over a suite and print the success table."""
-    from agent_sdk.evaluate import evaluate, oracle_policy, summarize
-    from envs import SUITES
+    from agent_sdk.evaluate import EvalConfig, resolve_env_ids, summarize
 
-    if suite not in SUITES:
-        raise _fail(ValueError(f"unknown suite {suite!r}; known suites: {', '.join(SUITES)}"))
-    env_ids = SUITES[suite]
     console = Console()
     try:
-        with Progress(
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TimeRemainingColumn(), console=console, transient=True,
-        ) as progress:  # fmt: skip
-            bar = progress.add_task("oracle", total=episodes * len(env_ids))
-            records = evaluate(
-                env_ids, oracle_policy, episodes, seed,
-                env_kwargs={"width": width, "height": height}, policy_name="oracle",
-                on_episode=lambda r: progress.update(bar, advance=1, description=r.env_id),
-            )  # fmt: skip
+        config = EvalConfig(
+            env_ids=resolve_env_ids(suite), policy="oracle", episodes=episodes, seed=seed,
+            env_kwargs={"width": width, "height": height}, save_trajectories=0, suite=suite,
+        )  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="agent-sdk-demo-") as out:
+            records = _run_eval(config, Path(out), console)
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    table = Table(
-        title=f"Oracle agent, {suite} suite, {width}x{height}, seeds {seed}..{seed + episodes - 1}"
-    )
-    for col in ("env id", "episodes", "success", "95% CI", "mean steps", "steps/s"):
-        table.add_column(col, justify="left" if col == "env id" else "right")
-    summaries = summarize(records)
-    for s in summaries:
-        lo, hi = s.interval
-        table.add_row(
-            s.env_id,
-            str(s.episodes),
-            f"{s.success_rate:.1%}",
-            f"{lo:.2f}-{hi:.2f}",
-            f"{s.mean_steps:.1f}",
-            f"{s.steps_per_s:,.0f}",
-        )
-    total = sum(s.successes for s in summaries), sum(s.episodes for s in summaries)
-    table.add_section()
-    table.add_row("all", str(total[1]), f"{total[0] / total[1]:.1%}", "", "", "")
-    console.print(table)
+    title = f"Oracle agent, {suite} suite, {width}x{height}, seeds {seed}..{seed + episodes - 1}"
+    console.print(_summary_table(summarize(records, config.env_ids), title))
+
+
+def _env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; values are read as JSON when they parse (``640``, ``true``)."""
+    kwargs: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--env-arg takes KEY=VALUE, got {pair!r}")
+        try:
+            kwargs[key] = json.loads(value)
+        except ValueError:
+            kwargs[key] = value
+    return kwargs
+
+
+@app.command("eval")
+def eval_(
+    out: Annotated[Path, typer.Option(help="the run folder (episodes, summaries, report)")],
+    suite: Annotated[str | None, typer.Option(help="a suite of envs (default ui)")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option(help="env ids instead of a suite (repeat or a,b,c)")
+    ] = None,
+    policy: Annotated[str, typer.Option(help="vlm (needs --model), oracle or random")] = "vlm",
+    model: Annotated[Path | None, typer.Option(help="a local FastVLM checkpoint folder")] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per env")] = 50,
+    seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 0,
+    max_steps: Annotated[
+        int | None, typer.Option(min=1, help="the agent's step budget (default: the env's)")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="processes (1: this one) or Ray actors")] = 1,
+    resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+    ray: Annotated[
+        str | None, typer.Option(help="run on Ray: 'local' or a cluster address")
+    ] = None,
+    save_trajectories: Annotated[
+        int, typer.Option(min=0, help="episodes per env whose steps and screenshots are kept")
+    ] = 3,
+    env_arg: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE passed to gym.make (repeat)")
+    ] = None,
+) -> None:
+    """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report."""
+    from agent_sdk.evaluate import EvalConfig, resolve_env_ids
+    from agent_sdk.report import load_run, write_report, write_summary
+
+    console = Console()
+    try:
+        config = EvalConfig(
+            env_ids=resolve_env_ids(suite, env or ()), policy=policy,  # type: ignore[arg-type]
+            model=None if model is None else str(model), episodes=episodes, seed=seed,
+            max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
+            save_trajectories=save_trajectories, suite=suite if not env else None,
+        )  # fmt: skip
+        _run_eval(config, out, console, workers, ray, resume)
+        run = load_run(out)
+        paths = [out / "episodes.jsonl", *write_summary(run), write_report(run)]
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    console.print(_summary_table(run.summary(), _run_title(run)))
+    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+
+
+def _run_title(run: Run) -> str:
+    c = run.config
+    model = f" ({Path(c['model']).name})" if c.get("model") else ""
+    where = f"{c['suite']} suite" if c.get("suite") else f"{len(run.env_ids)} envs"
+    return f"{c['policy']}{model} on {where}, {run.path}"
+
+
+@app.command()
+def report(
+    out: Annotated[Path, typer.Argument(help="a run folder written by `agent-sdk eval`")],
+) -> None:
+    """Write the summaries and the HTML report of an eval run, and print its table."""
+    from agent_sdk.report import load_run, write_report, write_summary
+
+    try:
+        run = load_run(out)
+        paths = [*write_summary(run), write_report(run)]
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    console = Console()
+    console.print(_summary_table(run.summary(), _run_title(run)))
+    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
 
 
 @app.command("envs")

@@ -1,7 +1,9 @@
-"""Gymnasium environments that score agents: the built-in GUI suite (more to come).
+"""Gymnasium environments that score agents: the built-in GUI suite and MiniWoB++.
 
 Importing this package registers every environment, so ``gym.make("agent_sdk/ui-click-button-v0")``
 works after ``import envs``; ``gym.make("envs:agent_sdk/ui-click-button-v0")`` imports it for you.
+MiniWoB++ ids (``agent_sdk/miniwob-click-button-v0``) are registered by string entry point, so
+selenium and miniwob load only when such an env is made (``pip install ".[miniwob]"``).
 """
 
 from __future__ import annotations
@@ -9,12 +11,15 @@ from __future__ import annotations
 import gymnasium as gym
 
 from envs.errors import EnvCrashed, EnvError, TaskGenerationError, UnknownTaskError
+from envs.miniwob.tasks import TASKS as MINIWOB_TASKS
 from envs.ui.tasks import TASK_NAMES, get_task
 
 NAMESPACE = "agent_sdk"
 UI_SUITE: tuple[str, ...] = tuple(f"{NAMESPACE}/ui-{name}-v0" for name in TASK_NAMES)
 """Env ids of the GUI suite, one per task."""
-SUITES: dict[str, tuple[str, ...]] = {"ui": UI_SUITE}
+MINIWOB_SUITE: tuple[str, ...] = tuple(f"{NAMESPACE}/miniwob-{name}-v0" for name in MINIWOB_TASKS)
+"""Env ids of the supported MiniWoB++ tasks (they need Chromium and the ``miniwob`` extra)."""
+SUITES: dict[str, tuple[str, ...]] = {"ui": UI_SUITE, "miniwob": MINIWOB_SUITE}
 """Named suites of env ids."""
 
 
@@ -28,11 +33,20 @@ def register_envs() -> None:
                 kwargs={"task": name},
                 max_episode_steps=get_task(name).max_steps,
             )
+    for task, env_id in zip(MINIWOB_TASKS.values(), MINIWOB_SUITE, strict=True):
+        if env_id not in gym.registry:
+            gym.register(
+                id=env_id,
+                entry_point="envs.miniwob.env:MiniWoBEnv",
+                kwargs={"task": task.name},
+                max_episode_steps=task.max_steps,
+            )
 
 
 register_envs()
 
 __all__ = [
+    "MINIWOB_SUITE",
     "NAMESPACE",
     "SUITES",
     "UI_SUITE",
