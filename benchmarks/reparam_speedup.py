@@ -1,6 +1,6 @@
 """FastViTHD vision encode, train-mode (multi-branch) vs structurally re-parameterised.
 
-    .venv/bin/python benchmarks/reparam_speedup.py                       # 512 and 1024 px, ~3 min
+    .venv/bin/python benchmarks/reparam_speedup.py                       # 512 and 1024 px, ~5 min
     .venv/bin/python benchmarks/reparam_speedup.py --resolutions 1024 --repeats 9
     .venv/bin/python benchmarks/reparam_speedup.py --dtypes fp32
 
@@ -14,7 +14,8 @@ first: at init they are near-identities, and a wrong fold would still pass the c
 (``forward_features``: the final conv's 3072-channel map) of both models must agree within
 ``--tol`` (max |difference| / max |reference|, each in its dtype; bf16 is checked against
 ``--tol-bf16``). The four variants (fp32 and bf16, train-mode and re-parameterised) are timed
-in interleaved rounds on CPU at batch 1 under ``torch.inference_mode``, median of repeats.
+in interleaved rounds on CPU at batch 1 under ``torch.inference_mode`` with ``--threads`` torch
+threads (default 1, see ``_common.torch_threads``); median of ``--repeats`` rounds.
 
 Prints a table and writes ``benchmarks/out/reparam_speedup.{json,png}``.
 """
