@@ -97,9 +97,12 @@ def _summary_table(rows: Sequence[TaskSummary], title: str) -> Table:
         return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
     table = Table(title=title)
-    for col in ("env id", "episodes", "success", "95% CI", "errors", "mean steps", "step p50",
+    for col in ("env id", "episodes", "success", "95% CI", "errors", "steps", "step p50",
                 "step p90", "TTFT p50"):  # fmt: skip
-        table.add_column(col, justify="left" if col == "env id" else "right")
+        table.add_column(col, justify="right", overflow="fold")  # wrap, never cut
+    env_col = table.columns[0]  # ids in full: the other columns wrap first
+    env_col.justify, env_col.no_wrap = "left", True
+    env_col.min_width = max((len(r.env_id) for r in rows), default=6)
     for r in rows:
         if r.env_id == "all":
             table.add_section()
@@ -132,9 +135,9 @@ def _run_eval(
 def demo(
     episodes: Annotated[int, typer.Option(min=1, help="episodes per task")] = 50,
     seed: Annotated[int, typer.Option(help="seed of the first episode")] = 0,
-    width: Annotated[int, typer.Option(help="screen width in pixels")] = 320,
-    height: Annotated[int, typer.Option(help="screen height in pixels")] = 240,
-    suite: Annotated[str, typer.Option(help="suite name")] = "ui",
+    width: Annotated[int | None, typer.Option(help="screen width (default: the env's)")] = None,
+    height: Annotated[int | None, typer.Option(help="screen height (default: the env's)")] = None,
+    suite: Annotated[str, typer.Option(help="suite name: ui or miniwob")] = "ui",
 ) -> None:
     """Run the oracle agent over a suite and print the success table."""
     from agent_sdk.evaluate import EvalConfig, resolve_env_ids, summarize
@@ -143,14 +146,29 @@ def demo(
     try:
         config = EvalConfig(
             env_ids=resolve_env_ids(suite), policy="oracle", episodes=episodes, seed=seed,
-            env_kwargs={"width": width, "height": height}, save_trajectories=0, suite=suite,
+            env_kwargs={k: v for k, v in (("width", width), ("height", height)) if v},
+            save_trajectories=0, suite=suite,
         )  # fmt: skip
         with tempfile.TemporaryDirectory(prefix="agent-sdk-demo-") as out:
             records = _run_eval(config, Path(out), console)
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    title = f"Oracle agent, {suite} suite, {width}x{height}, seeds {seed}..{seed + episodes - 1}"
-    console.print(_summary_table(summarize(records, config.env_ids), title))
+    size = f"{width}x{height}" if width and height else "default size"
+    title = f"Oracle agent, {suite} suite, {size}, seeds {seed}..{seed + episodes - 1}"
+    _print_table(console, _summary_table(summarize(records, config.env_ids), title))
+
+
+def _print_table(console: Console, table: Table) -> None:
+    """In a terminal as wide as it is; into a file or a CI log at the table's own width."""
+    if not console.is_terminal:
+        natural = console.measure(table, options=console.options.update_width(1000)).maximum
+        console = Console(file=console.file, width=max(natural, console.width))
+    console.print(table)
+
+
+def _show_run(console: Console, run: Run, paths: Sequence[Path]) -> None:
+    _print_table(console, _summary_table(run.summary(), f"{run.title}, {run.path}"))
+    console.print("wrote " + ", ".join(map(str, paths)), highlight=False)
 
 
 def _env_kwargs(pairs: Sequence[str]) -> dict[str, Any]:
@@ -203,22 +221,14 @@ def eval_(
             env_ids=resolve_env_ids(suite, env or ()), policy=policy,  # type: ignore[arg-type]
             model=None if model is None else str(model), episodes=episodes, seed=seed,
             max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
-            save_trajectories=save_trajectories, suite=suite if not env else None,
+            save_trajectories=save_trajectories, suite=None if env else suite or "ui",
         )  # fmt: skip
         _run_eval(config, out, console, workers, ray, resume)
         run = load_run(out)
         paths = [out / "episodes.jsonl", *write_summary(run), write_report(run)]
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    console.print(_summary_table(run.summary(), _run_title(run)))
-    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
-
-
-def _run_title(run: Run) -> str:
-    c = run.config
-    model = f" ({Path(c['model']).name})" if c.get("model") else ""
-    where = f"{c['suite']} suite" if c.get("suite") else f"{len(run.env_ids)} envs"
-    return f"{c['policy']}{model} on {where}, {run.path}"
+    _show_run(console, run, paths)
 
 
 @app.command()
@@ -233,9 +243,7 @@ def report(
         paths = [*write_summary(run), write_report(run)]
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    console = Console()
-    console.print(_summary_table(run.summary(), _run_title(run)))
-    console.print("wrote " + ", ".join(str(p) for p in paths), highlight=False)
+    _show_run(Console(), run, paths)
 
 
 @app.command("envs")

@@ -41,6 +41,7 @@ import json
 import logging
 import math
 import multiprocessing
+import multiprocessing.util
 import os
 import re
 import signal
@@ -522,14 +523,16 @@ def _in_process(config: EvalConfig, tasks: Sequence[EpisodeTask]) -> Iterator[Ep
 _worker_runner: EpisodeRunner | None = None  # one per worker process, built by its first task
 
 
-def _init_worker() -> None:
-    """Leave Ctrl-C to the driver, and exit when the driver dies (even by SIGKILL)."""
+def _init_worker(driver: int) -> None:
+    """Leave Ctrl-C to the driver, and exit when the driver (pid ``driver``) dies, even by
+    SIGKILL and even before this worker started."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
 
     def watch() -> None:
-        while os.getppid() == parent:
+        while os.getppid() == driver:
             time.sleep(0.5)
+        if _worker_runner is not None:
+            _worker_runner.close()  # a browser env's Chromium would outlive us
         os._exit(1)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -539,6 +542,7 @@ def _run_in_worker(config: EvalConfig, task: EpisodeTask) -> EpisodeResult:
     global _worker_runner
     if _worker_runner is None:  # built in a task, so that its errors reach the driver as they are
         _worker_runner = EpisodeRunner(config)
+        multiprocessing.util.Finalize(_worker_runner, _worker_runner.close, exitpriority=10)
     return _worker_runner.run(task)
 
 
@@ -549,6 +553,7 @@ def _in_processes(
         max_workers=min(workers, len(tasks)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
+        initargs=(os.getpid(),),
     )
     try:
         futures = [pool.submit(_run_in_worker, config, task) for task in tasks]
@@ -585,8 +590,9 @@ def _on_ray(
         ray.init(include_dashboard=False, **where)
     try:
         actor = ray.remote(num_cpus=1)(EpisodeRunner)
-        pool = ActorPool([actor.remote(config) for _ in range(min(workers, len(tasks)))])
-        yield from pool.map_unordered(lambda a, task: a.run.remote(task), tasks)
+        actors = [actor.remote(config) for _ in range(min(workers, len(tasks)))]
+        yield from ActorPool(actors).map_unordered(lambda a, task: a.run.remote(task), tasks)
+        ray.get([a.close.remote() for a in actors])  # close their envs (browsers) before exit
     finally:
         if started:
             ray.shutdown()

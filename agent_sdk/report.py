@@ -56,6 +56,14 @@ class Run:
     def env_ids(self) -> list[str]:
         return list(self.config.get("env_ids", []))
 
+    @property
+    def title(self) -> str:
+        """What ran on what: ``vlm (fastvlm-0.5b) on the ui suite``, ``oracle on 2 envs``."""
+        c, n = self.config, len(self.env_ids)
+        model = f" ({Path(c['model']).name})" if c.get("model") else ""
+        where = f"the {c['suite']} suite" if c.get("suite") else f"{n} env{'s' * (n != 1)}"
+        return f"{c.get('policy', '?')}{model} on {where}"
+
     def summary(self) -> list[TaskSummary]:
         return summarize(self.records, self.env_ids)
 
@@ -68,9 +76,12 @@ def load_run(out: str | Path) -> Run:
         raise ConfigError(
             f"{path} is not an eval run folder (no config.json): see `agent-sdk eval`"
         )
-    saved = json.loads(config_path.read_text())
-    records = read_episodes(path / "episodes.jsonl")
-    return Run(path, saved["config"], saved["config_hash"], records)
+    try:
+        saved = json.loads(config_path.read_text())
+        config, config_hash = saved["config"], saved["config_hash"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise ConfigError(f"{config_path} is not an eval config ({err!r})") from err
+    return Run(path, config, config_hash, read_episodes(path / "episodes.jsonl"))
 
 
 def write_summary(run: Run) -> tuple[Path, Path]:
@@ -97,11 +108,8 @@ def write_report(run: Run) -> Path:
 def render_report(run: Run) -> str:
     """The whole page as one string."""
     rows = run.summary()
-    suite = run.config.get("suite")
-    where = f"the {suite} suite" if suite else f"{len(run.env_ids)} envs"
-    title = f"{run.config.get('policy', '?')} on {where}"
     return PAGE.format(
-        title=_e(f"Evaluation: {title}"),
+        title=_e(f"Evaluation: {run.title}"),
         meta=_meta(run),
         table=summary_table(rows),
         charts=_charts(run, rows),
@@ -192,7 +200,6 @@ def success_chart(rows: Sequence[TaskSummary]) -> bytes:
 def latency_chart(records: Sequence[EpisodeRecord], env_ids: Sequence[str]) -> bytes:
     """Box plots of step latency per env, and of time to first token when a model ran (PNG)."""
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter, NullFormatter
 
     env_ids = [e for e in env_ids if any(r.env_id == e and r.steps for r in records)]
     series = {"step latency (ms)": "step_latency_s", "time to first token (ms)": "ttft_s"}
@@ -203,13 +210,11 @@ def latency_chart(records: Sequence[EpisodeRecord], env_ids: Sequence[str]) -> b
         ax = fig.add_subplot(1, len(series), i + 1)
         data = [[1000 * t for r in records if r.env_id == e for t in getattr(r, attr)] or [0.0]
                 for e in env_ids]  # fmt: skip
-        ax.boxplot(data, vert=False, widths=0.6, showfliers=False)
+        ax.boxplot(data, orientation="horizontal", widths=0.6, showfliers=False)
         ax.set_yticks(range(1, len(env_ids) + 1), [_label(e) for e in env_ids] if i == 0 else [])
         ax.tick_params(axis="y", labelsize=8)
         ax.invert_yaxis()
-        ax.set_xscale("log")
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xlim(left=0)
         ax.set_xlabel(title)
         ax.grid(axis="x", alpha=0.3)
     return _png(fig)

@@ -22,6 +22,38 @@ def test_demo_prints_the_success_table() -> None:
     assert result.output.count("agent_sdk/ui-") == 12
 
 
+def test_eval_prints_the_table_and_writes_the_run(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    args = ["eval", "--env", "agent_sdk/ui-click-button-v0", "--env", "agent_sdk/ui-click-link-v0",
+            "--policy", "oracle", "--episodes", "3", "--save-trajectories", "1",
+            "--env-arg", "width=400", "--out", str(out)]  # fmt: skip
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "agent_sdk/ui-click-link-v0" in result.output and "100.0%" in result.output
+    assert "TTFT p50" in result.output and "report.html" in result.output
+    for name in ("config.json", "episodes.jsonl", "summary.json", "summary.csv", "report.html"):
+        assert (out / name).is_file(), name
+    assert json.loads((out / "config.json").read_text())["config"]["env_kwargs"] == {"width": 400}
+    again = runner.invoke(app, args)
+    assert again.exit_code == 2 and "--resume" in again.output
+    resumed = runner.invoke(app, [*args, "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    assert len((out / "episodes.jsonl").read_text().splitlines()) == 6
+    (out / "report.html").unlink()
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0 and "agent_sdk/ui-click-button-v0" in report.output
+    assert (out / "report.html").is_file()
+
+
+def test_eval_and_report_explain_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    no_model = runner.invoke(app, ["eval", "--out", str(tmp_path / "a")])
+    assert no_model.exit_code == 2 and "needs model=DIR" in no_model.output
+    typo = runner.invoke(app, ["eval", "--suite", "iu", "--policy", "oracle", "--out", "x"])
+    assert typo.exit_code == 2 and "known suites" in typo.output
+    no_run = runner.invoke(app, ["report", str(tmp_path)])
+    assert no_run.exit_code == 2 and "not an eval run folder" in no_run.output
+
+
 def test_envs_lists_every_task() -> None:
     result = runner.invoke(app, ["envs"])
     assert result.exit_code == 0
