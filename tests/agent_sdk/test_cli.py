@@ -162,3 +162,16 @@ def test_run_dry_run_on_the_live_screen_executes_nothing(xvfb_display, tmp_path)
     record = json.loads((out / "trajectory.json").read_text())
     assert record["instruction"] == "Click the OK button"
     assert record["steps"] and all(s["timings"].get("ttft_s", 0) > 0 for s in record["steps"])
+
+
+@pytest.mark.browser
+def test_eval_smoke_on_miniwob_with_the_oracle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "miniwob"
+    args = ["eval", "--suite", "miniwob", "--policy", "oracle", "--episodes", "1"]
+    result = runner.invoke(app, [*args, "--save-trajectories", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads((out / "summary.json").read_text())["rows"]
+    per_env = [r for r in rows if r["env_id"] != "all"]
+    assert len(per_env) >= 10
+    assert all(r["successes"] == r["episodes"] == 1 and r["errors"] == 0 for r in per_env)
+    assert (out / "report.html").is_file()
