@@ -7,16 +7,14 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from actions.desktop import Executor, PyAutoGUIExecutor, RecordingExecutor, ScreenSource
 from actions.errors import ActionError, ParseError
 from actions.guard import Guard, GuardDecision
-from actions.parse import parse_action
 from actions.schema import ActionBase, Observation
+from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvError
-from envs.ui.env import CHARSET, MAX_ACTION_TEXT, MAX_INSTRUCTION
 
 SuccessFn = Callable[[dict[str, Any]], bool]
 ApproveFn = Callable[[GuardDecision], bool]
@@ -70,8 +68,7 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
     ) -> None:
         if max_steps < 1:
             raise EnvError(f"max_steps must be >= 1, got {max_steps}")
-        if render_mode not in (None, "rgb_array"):
-            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        check_render_mode(render_mode)
         self.instruction = instruction
         self.source = source or ScreenSource()
         self.guard = guard or Guard()
@@ -81,11 +78,8 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
         self.success_fn, self.approve = success_fn, approve
         self.render_mode = render_mode
         size = self.source.frame()
-        self.observation_space = spaces.Dict(
-            image=spaces.Box(0, 255, (size.height, size.width, 3), np.uint8),
-            instruction=spaces.Text(MAX_INSTRUCTION, charset=CHARSET),
-        )
-        self.action_space = spaces.Text(MAX_ACTION_TEXT, charset=CHARSET)
+        self.observation_space = observation_space(size.width, size.height)
+        self.action_space = action_space()
         self._max_episode_steps = max_steps
         self.steps = 0
         self._last: Observation | None = None
@@ -111,7 +105,7 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
         self.steps += 1
         decision: GuardDecision | None = None
         try:
-            act = action if isinstance(action, ActionBase) else self._parse(action)
+            act = to_action(action, self._last.size)
             decision = self.guard.check(act, self._last.frame)
             error = self._act(decision)
         except ParseError as err:
@@ -130,12 +124,6 @@ class DesktopEnv(gym.Env[dict[str, Any], str]):
 
     def close(self) -> None:
         self.source.close()
-
-    def _parse(self, text: str) -> ActionBase:
-        if not isinstance(text, str):
-            raise ParseError(repr(text), f"expected a str or an Action, got {type(text).__name__}")
-        assert self._last is not None
-        return parse_action(text, image_size=self._last.size)
 
     def _act(self, decision: GuardDecision) -> str | None:
         """Run an action the guard allows; otherwise, or if it fails, say why."""

@@ -9,12 +9,10 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from actions.coords import norm_to_pixels
 from actions.errors import ParseError
-from actions.parse import parse_action
 from actions.schema import (
     ActionBase,
     Click,
@@ -29,10 +27,10 @@ from actions.schema import (
     TypeText,
     Wait,
 )
+from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvCrashed, EnvError
 from envs.miniwob.page import HEIGHT, WIDTH, Page
 from envs.miniwob.tasks import get_task
-from envs.ui.env import CHARSET, MAX_ACTION_TEXT, MAX_INSTRUCTION
 
 if TYPE_CHECKING:
     from envs.miniwob.browser import Browser, Snapshot
@@ -129,16 +127,12 @@ class MiniWoBEnv(gym.Env[dict[str, Any], str]):
             raise EnvError(
                 f"episode_max_time_s must lie in [1, 86400] seconds, got {episode_max_time_s}"
             )
-        if render_mode not in (None, "rgb_array"):
-            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        check_render_mode(render_mode)
         self.task = get_task(task)
         self.episode_max_time_s = episode_max_time_s
         self.render_mode = render_mode
-        self.observation_space = spaces.Dict(
-            image=spaces.Box(0, 255, (HEIGHT, WIDTH, 3), np.uint8),
-            instruction=spaces.Text(MAX_INSTRUCTION, charset=CHARSET),
-        )
-        self.action_space = spaces.Text(MAX_ACTION_TEXT, charset=CHARSET)
+        self.observation_space = observation_space(WIDTH, HEIGHT)
+        self.action_space = action_space()
         self._max_episode_steps = self.task.max_steps
         self._browser: Browser | None = None
         self._snap: Snapshot | None = None
@@ -171,7 +165,7 @@ class MiniWoBEnv(gym.Env[dict[str, Any], str]):
         agent_ended = False
         with self._browser_call() as browser:
             try:
-                act = action if isinstance(action, ActionBase) else self._parse(action)
+                act = to_action(action, (WIDTH, HEIGHT))
                 error = self._apply(browser, act)
                 agent_ended = error is None and act.terminal
                 if error is None:
@@ -238,11 +232,6 @@ class MiniWoBEnv(gym.Env[dict[str, Any], str]):
             browser.close()
             self._browser, self._snap, self._ended = None, None, True
             raise
-
-    def _parse(self, text: str) -> ActionBase:
-        if not isinstance(text, str):
-            raise ParseError(repr(text), f"expected a str or an Action, got {type(text).__name__}")
-        return parse_action(text, image_size=(WIDTH, HEIGHT))
 
     def _apply(self, browser: Browser, act: ActionBase) -> str | None:
         """Carry out an action in the page; returns an error message for illegal ones."""

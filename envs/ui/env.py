@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import string
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
-from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
 from actions.coords import norm_to_pixels
 from actions.errors import ParseError
-from actions.parse import parse_action
 from actions.schema import (
     ActionBase,
     Click,
@@ -28,15 +25,12 @@ from actions.schema import (
     TypeText,
     Wait,
 )
+from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvError, TaskGenerationError
 from envs.ui.style import ThemeName, sample_style
 from envs.ui.task import UITask
 from envs.ui.tasks import get_task
 
-CHARSET = string.printable
-"""Characters of instructions and action texts."""
-MAX_INSTRUCTION = 512
-MAX_ACTION_TEXT = 4096
 MIN_SIZE, MAX_SIZE = 128, 2048
 GENERATION_TRIES = 50
 
@@ -86,16 +80,12 @@ class UIEnv(gym.Env[dict[str, Any], str]):
             )
         if theme not in (None, "light", "dark"):
             raise EnvError(f"theme must be 'light', 'dark' or None (random), got {theme!r}")
-        if render_mode not in (None, "rgb_array"):
-            raise EnvError(f"render_mode must be None or 'rgb_array', got {render_mode!r}")
+        check_render_mode(render_mode)
         self.task_cls = get_task(task)
         self.width, self.height, self.theme = width, height, theme
         self.render_mode = render_mode
-        self.observation_space = spaces.Dict(
-            image=spaces.Box(0, 255, (height, width, 3), np.uint8),
-            instruction=spaces.Text(MAX_INSTRUCTION, charset=CHARSET),
-        )
-        self.action_space = spaces.Text(MAX_ACTION_TEXT, charset=CHARSET)
+        self.observation_space = observation_space(width, height)
+        self.action_space = action_space()
         self._max_episode_steps = self.task_cls.max_steps
         self.task: UITask | None = None
         self.steps = 0
@@ -130,7 +120,7 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         self.steps += 1
         error: str | None = None
         try:
-            act = action if isinstance(action, ActionBase) else self._parse(action)
+            act = to_action(action, (self.width, self.height))
             error = self._apply(task, act)
         except ParseError as err:
             error = str(err)
@@ -157,11 +147,6 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         return self.task.instruction if self.task is not None else ""
 
     # -- internals ------------------------------------------------------------------------------
-    def _parse(self, text: str) -> ActionBase:
-        if not isinstance(text, str):
-            raise ParseError(repr(text), f"expected a str or an Action, got {type(text).__name__}")
-        return parse_action(text, image_size=(self.width, self.height))
-
     def _apply(self, task: UITask, act: ActionBase) -> str | None:
         """Carry out an action on the scene; returns an error message for illegal ones."""
         scene, w, h = task.scene, self.width, self.height

@@ -166,6 +166,9 @@ def test_run_dry_run_on_the_live_screen_executes_nothing(xvfb_display, tmp_path)
 
 @pytest.mark.browser
 def test_eval_smoke_on_miniwob_with_the_oracle(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from needs import chromium_missing, need
+
+    need(chromium_missing())
     out = tmp_path / "miniwob"
     args = ["eval", "--suite", "miniwob", "--policy", "oracle", "--episodes", "1"]
     result = runner.invoke(app, [*args, "--save-trajectories", "1", "--out", str(out)])

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from needs import need
 from PIL import Image
 
 from agent_sdk.evaluate import EvalConfig, evaluate
@@ -73,8 +74,7 @@ def test_actions_are_drawn_where_they_point() -> None:
 @pytest.mark.browser
 def test_the_report_renders_in_headless_chromium(run: Run, tmp_path: Path) -> None:
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no chromium (Debian: apt-get install chromium; make setup does it as root)")
+    need(None if chromium else "no chromium (Debian: apt-get install chromium)")
     page = write_report(run)
     shot = tmp_path / "report.png"
     subprocess.run(

@@ -6,7 +6,6 @@ the ``miniwob`` extra are missing, except under CI (``CI`` set), where that is a
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
+from needs import chromium_missing, need
 
 from actions.schema import (
     Click,
@@ -45,37 +45,16 @@ SEEDS_PER_TASK = 4
 """Oracle episodes per task here (benchmarks/miniwob_vs_ui.py runs 40)."""
 
 
-def chromium_missing() -> str | None:
-    """Why the browser tests cannot run here, or ``None``."""
-    for module in ("miniwob", "selenium"):
-        if importlib.util.find_spec(module) is None:
-            return f'{module} is not installed: pip install -e ".[miniwob]"'
-    paths = [os.environ.get(v) for v in ("MINIWOB_CHROME_BINARY", "MINIWOB_CHROMEDRIVER")]
-    paths = paths if any(paths) else ["/usr/bin/chromium", "/usr/bin/chromedriver"]
-    missing = [p for p in paths if not (p and Path(p).exists())]
-    if missing:
-        return f"no {' or '.join(missing)} (Debian: apt-get install chromium chromium-driver)"
-    return None
-
-
-def require_chromium() -> None:
-    """Skip the test when Chromium cannot run here; under CI, fail it."""
-    if reason := chromium_missing():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the MiniWoB++ tests: {reason}")
-        pytest.skip(reason)
-
-
 @pytest.fixture(autouse=True)
 def _chromium(request: pytest.FixtureRequest) -> None:
     if request.node.get_closest_marker("browser"):
-        require_chromium()
+        need(chromium_missing())
 
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[MiniWoBEnv]:
     """One click-button env (one Chromium) for the tests that only need some env."""
-    require_chromium()  # module fixtures run before the autouse one
+    need(chromium_missing())  # module fixtures run before the autouse one
     env = MiniWoBEnv("click-button")
     yield env
     env.close()
