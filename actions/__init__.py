@@ -3,12 +3,15 @@
 from actions.coords import ScreenFrame
 from actions.errors import (
     ActionError,
+    CameraUnavailable,
     CoordinateError,
     DesktopUnavailable,
+    GroundingError,
     GuardRejected,
     ParseError,
 )
 from actions.guard import Guard, GuardConfig, GuardDecision
+from actions.motor import back_project, opengl_to_opencv, pinhole_intrinsics, project
 from actions.parse import parse_action
 from actions.schema import (
     ACTION_TYPES,
@@ -42,6 +45,7 @@ __all__ = [
     "ActionError",
     "ActionSchema",
     "CameraInfo",
+    "CameraUnavailable",
     "Click",
     "CoordinateError",
     "DesktopUnavailable",
@@ -50,6 +54,7 @@ __all__ = [
     "Drag",
     "EEDelta",
     "Fail",
+    "GroundingError",
     "Guard",
     "GuardConfig",
     "GuardDecision",
@@ -66,6 +71,10 @@ __all__ = [
     "TypeText",
     "Wait",
     "action_from_json",
+    "back_project",
+    "opengl_to_opencv",
     "parse_action",
+    "pinhole_intrinsics",
+    "project",
     "tool_schema",
 ]

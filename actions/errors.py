@@ -55,3 +55,11 @@ class GuardRejected(ActionError):
 
 class DesktopUnavailable(ActionError):
     """The live screen cannot be used: the ``desktop`` extra is missing or no display answers."""
+
+
+class GroundingError(ActionError):
+    """An image point that cannot become a 3-D goal: no camera or depth, or no valid depth there."""
+
+
+class CameraUnavailable(ActionError):
+    """A camera that cannot be used: the ``robot`` extra (OpenCV) is missing or the source fails."""
