@@ -11,7 +11,17 @@ from actions.errors import (
     ParseError,
 )
 from actions.guard import Guard, GuardConfig, GuardDecision
-from actions.motor import back_project, opengl_to_opencv, pinhole_intrinsics, project
+from actions.motor import (
+    ActionChunk,
+    MotorConfig,
+    MotorLayer,
+    back_project,
+    clip_ee_delta,
+    opengl_to_opencv,
+    parse_chunk,
+    pinhole_intrinsics,
+    project,
+)
 from actions.parse import parse_action
 from actions.schema import (
     ACTION_TYPES,
@@ -42,6 +52,7 @@ __all__ = [
     "ACTION_TYPES",
     "Action",
     "ActionBase",
+    "ActionChunk",
     "ActionError",
     "ActionSchema",
     "CameraInfo",
@@ -61,6 +72,8 @@ __all__ = [
     "GuardRejected",
     "Hotkey",
     "Key",
+    "MotorConfig",
+    "MotorLayer",
     "Move",
     "Observation",
     "ParseError",
@@ -72,8 +85,10 @@ __all__ = [
     "Wait",
     "action_from_json",
     "back_project",
+    "clip_ee_delta",
     "opengl_to_opencv",
     "parse_action",
+    "parse_chunk",
     "pinhole_intrinsics",
     "project",
     "tool_schema",

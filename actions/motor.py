@@ -15,17 +15,31 @@ Geometry conventions (shared with ``envs/robot`` and :mod:`actions.camera`):
   distance along the ray); 0, negative and non-finite values mean "no reading".
 
 :func:`back_project` turns a point and depth into a world point, :func:`project` goes back.
+
+Control: :class:`MotorLayer` executes motor actions (``ee_delta``, ``point_target``), one or a
+chunk from one policy call (:func:`parse_chunk` reads one per line), as one :class:`EEDelta`
+per simulator step from the gripper's current world position; it imports no simulator.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import math
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
 
 from actions.coords import norm_to_pixels
-from actions.errors import CoordinateError, GroundingError
-from actions.schema import CameraInfo
+from actions.errors import ActionError, CoordinateError, GroundingError, ParseError
+from actions.parse import parse_action
+from actions.schema import ActionBase, CameraInfo, EEDelta, Observation, PointTarget
+
+logger = logging.getLogger(__name__)
 
 # OpenGL camera frame (y up, looking down -z) to OpenCV's (y down, looking down +z).
 _GL_TO_CV = np.diag([1.0, -1.0, -1.0, 1.0])
@@ -115,3 +129,265 @@ def project(
             "outside the image"
         )
     return float(np.clip(x, 0.0, 1.0)), float(np.clip(y, 0.0, 1.0))
+
+
+def clip_ee_delta(
+    action: EEDelta | Sequence[float], low: float = -1.0, high: float = 1.0
+) -> EEDelta:
+    """An end-effector command with ``dx, dy, dz`` clipped to ``[low, high]`` (a narrower action
+    space than ``[-1, 1]``) and ``gripper`` to ``[-1, 1]``; also takes raw ``(dx, dy, dz[,
+    gripper])`` numbers from a policy. Non-finite numbers raise :class:`ActionError`."""
+    if not -1.0 <= low <= high <= 1.0:
+        raise ValueError(f"need -1 <= low <= high <= 1, got low={low}, high={high}")
+    if isinstance(action, EEDelta):
+        values = [action.dx, action.dy, action.dz, action.gripper]
+    else:
+        values = [float(v) for v in action]
+        if len(values) not in (3, 4):
+            raise ActionError(
+                f"an ee_delta has 3 or 4 numbers (dx, dy, dz[, gripper]), got {values}"
+            )
+        values += [0.0] * (4 - len(values))
+    if not all(math.isfinite(v) for v in values):
+        raise ActionError(f"ee_delta numbers must be finite, got {values}")
+    dx, dy, dz = (min(max(v, low), high) for v in values[:3])
+    return EEDelta(dx=dx, dy=dy, dz=dz, gripper=min(max(values[3], -1.0), 1.0))
+
+
+MotorAction = EEDelta | PointTarget
+"""An action the motor layer executes."""
+ActionChunk = Sequence[MotorAction]
+"""A short sequence of motor actions from one policy call, executed in order."""
+
+Status = Literal["idle", "running", "done", "timeout", "missed"]
+_UP = np.array([0.0, 0.0, 1.0])
+
+
+def parse_chunk(text: str, *, max_actions: int = 8) -> list[MotorAction]:
+    """Model text holding one motor action per line (``point_target(...)``, ``ee_delta(...)``)
+    or a JSON list of action objects, as a chunk. Raises :class:`ParseError` saying which line
+    is wrong, and for a non-motor action or more than ``max_actions``."""
+    body = text.strip()
+    if body.startswith("["):
+        try:
+            items = json.loads(body)
+        except json.JSONDecodeError as err:
+            raise ParseError(text, f"invalid JSON list: {err.msg}") from None
+        if not isinstance(items, list):
+            raise ParseError(text, "expected a JSON list of actions")
+        chunk = [parse_action(json.dumps(item)) for item in items]
+    else:
+        lines = [line for line in body.splitlines() if line.strip()]
+        chunk = [parse_action(line) for line in lines if not line.lstrip().startswith("```")]
+    if not chunk:
+        raise ParseError(text, "it holds no action")
+    if len(chunk) > max_actions:
+        raise ParseError(text, f"it holds {len(chunk)} actions; a chunk has at most {max_actions}")
+    for action in chunk:
+        if not isinstance(action, (EEDelta, PointTarget)):
+            raise ParseError(
+                text, f"{action.to_text()} is not a motor action (ee_delta, point_target)"
+            )
+    return chunk
+
+
+class MotorConfig(BaseModel):
+    """Limits and gains of the motor layer. Distances are metres in the world frame, whose +z is
+    up (hover, lift and offsets go along it); an action's ``dx, dy, dz`` move along the world
+    axes (as Fetch's mocap does); commands are action units in ``[-1, 1]``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gain: float = Field(0.9, gt=0.0, le=2.0, description="fraction of the remaining error per step")
+    max_step: float = Field(1.0, gt=0.0, le=1.0, description="largest |dx|, |dy|, |dz| per step")
+    metres_per_unit: float = Field(0.05, gt=0.0, description="metres an action of 1.0 moves")
+    tolerance: float = Field(0.01, gt=0.0, description="a goal is reached within this distance")
+    height_offset: float = Field(0.0, description="goal above the surface point for plain moves")
+    grasp_offset: float = Field(0.0, description="grasp point above the surface seen (pick)")
+    place_offset: float = Field(0.02, description="release point above the surface seen (place)")
+    hover_height: float = Field(0.1, ge=0.0, description="approach from this far above the goal")
+    lift_height: float = Field(0.1, ge=0.0, description="lift this far after a grasp or release")
+    close_steps: int = Field(8, ge=1, description="steps the gripper closes before lifting")
+    open_steps: int = Field(5, ge=1, description="steps the gripper opens before retreating")
+    min_grip_width: float | None = Field(
+        None, ge=0.0, description="fingers closer than this after closing: nothing was grasped"
+    )
+    max_steps: int = Field(200, ge=1, description="steps one action may take before a timeout")
+    depth_window: int = Field(2, ge=0, description="pixels around a point for the depth median")
+
+
+@dataclass(frozen=True)
+class _Phase:
+    """One stage of a plan: pass ``delta`` on, move to ``goal``, or hold still ``steps`` steps."""
+
+    name: str
+    action: int  # index of the action in its chunk (max_steps counts per action)
+    gripper: float | None = None  # the gripper command from this stage on; None keeps it
+    goal: np.ndarray | None = None
+    delta: EEDelta | None = None
+    steps: int = 0
+    check_grip: bool = False  # at the end of this stage, refuse an empty grasp
+
+
+class MotorLayer:
+    """Turns motor actions into one :class:`EEDelta` per simulator step.
+
+    ::
+
+        layer = MotorLayer(MotorConfig())
+        layer.set_target(action_or_chunk, observation)  # grounds image points once, now
+        while not layer.done:
+            obs, *_ = env.step(layer.command(ee_pos, gripper_opening))
+
+    An ``ee_delta`` passes through for one step, clipped to ``max_step``. A ``point_target``
+    becomes a world goal with :func:`back_project`, which a proportional controller with limits
+    reaches: ``gripper="keep"`` moves there (plus ``height_offset``); ``"close"`` picks (above
+    at ``hover_height``, down to the grasp point with the gripper open, close for
+    ``close_steps``, lift ``lift_height``); ``"open"`` places (above, down to the release point,
+    open for ``open_steps``, back up). The gripper command persists: after a pick every command
+    keeps squeezing (-1) until a place opens it (+1). Calling ``set_target`` again (after new
+    perception) re-plans from wherever the gripper is; :meth:`clear` stops. :attr:`status` ends
+    ``"done"``, ``"timeout"`` (an action took over ``max_steps``) or ``"missed"`` (the fingers
+    closed to under ``min_grip_width``: nothing grasped). When nothing is left, ``command``
+    holds still.
+    """
+
+    def __init__(self, config: MotorConfig | None = None) -> None:
+        self.config = config or MotorConfig()
+        self._phases: deque[_Phase] = deque()
+        self._grip = 0.0  # the gripper command that persists between stages
+        self._phase_steps = 0
+        self._action_steps = 0
+        self.status: Status = "idle"
+
+    @property
+    def done(self) -> bool:
+        """Whether nothing is left to execute (finished, timed out, missed, or never started)."""
+        return self.status != "running"
+
+    @property
+    def phase(self) -> str | None:
+        """The current stage (``move``, ``approach``, ``descend``, ``grasp``, ...), or ``None``."""
+        return self._phases[0].name if self._phases else None
+
+    @property
+    def goal(self) -> np.ndarray | None:
+        """The world point the current stage moves to, or ``None``."""
+        return self._phases[0].goal if self._phases else None
+
+    def clear(self) -> None:
+        """Drop whatever is left of the plan; the gripper command persists."""
+        self._phases.clear()
+        self.status = "idle"
+
+    def ground(self, target: PointTarget, observation: Observation) -> np.ndarray:
+        """The world surface point (metres) under ``target`` in ``observation``."""
+        if observation.depth is None or observation.camera is None:
+            raise GroundingError(
+                "point_target needs an observation with depth and camera; use an env or camera "
+                "that provides them, or send ee_delta actions"
+            )
+        return back_project(
+            target.point, observation.depth, observation.camera, window=self.config.depth_window
+        )
+
+    def set_target(self, actions: MotorAction | ActionChunk, observation: Observation) -> None:
+        """Plan ``actions`` (one or a chunk), grounding every image point in ``observation``.
+
+        Replaces any previous plan. Raises :class:`GroundingError` when a point cannot be
+        grounded, and :class:`ActionError` for an action that is not a motor action.
+        """
+        chunk = [actions] if isinstance(actions, ActionBase) else list(actions)
+        phases: list[_Phase] = []
+        for i, action in enumerate(chunk):
+            if isinstance(action, EEDelta):
+                phases.append(_Phase("ee_delta", i, delta=action))
+            elif isinstance(action, PointTarget):
+                phases.extend(self._plan_point(action, self.ground(action, observation), i))
+            else:
+                raise ActionError(
+                    f"{action.type} is not a motor action; the motor layer takes ee_delta and "
+                    "point_target (the agent handles wait, done and fail)"
+                )
+        self._phases = deque(phases)
+        self._phase_steps = self._action_steps = 0
+        self.status = "running" if phases else "idle"
+
+    def _plan_point(self, target: PointTarget, surface: np.ndarray, i: int) -> list[_Phase]:
+        cfg = self.config
+        if target.gripper == "keep":
+            return [_Phase("move", i, goal=surface + cfg.height_offset * _UP)]
+        if target.gripper == "close":
+            at = surface + cfg.grasp_offset * _UP
+            return [
+                _Phase("approach", i, 1.0, goal=at + cfg.hover_height * _UP),
+                _Phase("descend", i, 1.0, goal=at),
+                _Phase("grasp", i, -1.0, steps=cfg.close_steps, check_grip=True),
+                _Phase("lift", i, -1.0, goal=at + cfg.lift_height * _UP),
+            ]
+        at = surface + cfg.place_offset * _UP
+        return [
+            _Phase("approach", i, goal=at + cfg.hover_height * _UP),
+            _Phase("descend", i, goal=at),
+            _Phase("release", i, 1.0, steps=cfg.open_steps),
+            _Phase("retreat", i, 1.0, goal=at + cfg.lift_height * _UP),
+        ]
+
+    def command(self, ee_pos: np.ndarray, gripper_opening: float | None = None) -> EEDelta:
+        """The command for this simulator step, from the gripper's world position (metres) and
+        its opening (distance between the fingers, metres; needed with ``min_grip_width``)."""
+        pos = np.asarray(ee_pos, dtype=np.float64)
+        if pos.shape != (3,) or not np.isfinite(pos).all():
+            raise ActionError(f"ee_pos must be a finite (3,) world position, got {ee_pos!r}")
+        cfg = self.config
+        while self._phases:
+            ph = self._phases[0]
+            if ph.gripper is not None:
+                self._grip = ph.gripper
+            if self._action_steps >= cfg.max_steps:
+                logger.warning("motor action %d timed out in stage %s", ph.action, ph.name)
+                return self._stop("timeout")
+            if ph.delta is not None:
+                self._advance()
+                if ph.delta.gripper != 0:
+                    self._grip = ph.delta.gripper
+                return clip_ee_delta(ph.delta, -cfg.max_step, cfg.max_step)
+            if ph.goal is not None:
+                error = ph.goal - pos
+                if np.linalg.norm(error) > cfg.tolerance:
+                    self._action_steps += 1
+                    return self._move(error)
+            elif self._phase_steps < ph.steps:
+                self._phase_steps += 1
+                self._action_steps += 1
+                return EEDelta(gripper=self._grip)
+            elif ph.check_grip and cfg.min_grip_width is not None:
+                if gripper_opening is None:
+                    raise ActionError("min_grip_width is set, so command() needs gripper_opening")
+                if gripper_opening < cfg.min_grip_width:
+                    logger.info("grasp missed: the fingers closed to %.4f m", gripper_opening)
+                    return self._stop("missed")
+            self._advance()
+        return EEDelta(gripper=self._grip)
+
+    def _move(self, error: np.ndarray) -> EEDelta:
+        cfg = self.config
+        step = cfg.gain * error / cfg.metres_per_unit
+        largest = float(np.abs(step).max())
+        if largest > cfg.max_step:
+            step *= cfg.max_step / largest
+        dx, dy, dz = (float(v) for v in step)
+        return EEDelta(dx=dx, dy=dy, dz=dz, gripper=self._grip)
+
+    def _advance(self) -> None:
+        done = self._phases.popleft()
+        self._phase_steps = 0
+        if not self._phases:
+            self.status = "done"
+        elif self._phases[0].action != done.action:
+            self._action_steps = 0
+
+    def _stop(self, status: Status) -> EEDelta:
+        self._phases.clear()
+        self.status = status
+        return EEDelta(gripper=self._grip)

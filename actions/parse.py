@@ -290,6 +290,10 @@ def _keys(keys: list[Any], func: str) -> ActionBase:
 
 def _sdk(name: str, args: list[Any], kwargs: dict[str, Any]) -> ActionBase:
     """The SDK's own call format (what ``ActionBase.to_text`` writes)."""
+    if name == "point_target":
+        b = _bind(name, ("x", "y"), args, kwargs, keyword_only=("gripper",), noun="coordinates")
+        grip = {"gripper": _string(b["gripper"], "gripper")} if "gripper" in b else {}
+        return PointTarget(x=_coord(b["x"], "x"), y=_coord(b["y"], "y"), **grip)
     if name in _POINTER:
         b = _bind(name, ("x", "y"), args, kwargs, noun="coordinates")
         return _POINTER[name](x=_coord(b["x"], "x"), y=_coord(b["y"], "y"))

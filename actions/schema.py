@@ -234,9 +234,22 @@ class EEDelta(ActionBase):
 
 
 class PointTarget(PointerAction):
-    """An image point the motor layer turns into a 3-D goal with depth and the camera."""
+    """An image point the motor layer turns into a 3-D goal with depth and the camera.
+
+    ``gripper`` says what to do there: ``"keep"`` moves the gripper to the point, ``"close"``
+    picks up what lies at it, ``"open"`` puts down what the gripper holds (see
+    :mod:`actions.motor`). Text: ``point_target(512, 300)``, ``point_target(512, 300,
+    gripper="close")``.
+    """
 
     type: Literal["point_target"] = "point_target"
+    gripper: Literal["keep", "close", "open"] = Field(
+        "keep", description="keep: move there; close: pick up what is there; open: put down there"
+    )
+
+    def to_text(self) -> str:
+        text = super().to_text()
+        return text if self.gripper == "keep" else f'{text[:-1]}, gripper="{self.gripper}")'
 
 
 Action = Annotated[

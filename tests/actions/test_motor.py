@@ -10,15 +10,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actions.errors import CoordinateError, GroundingError
+from actions.errors import ActionError, CoordinateError, GroundingError, ParseError
 from actions.motor import (
+    MotorConfig,
+    MotorLayer,
     back_project,
+    clip_ee_delta,
     depth_at,
     opengl_to_opencv,
+    parse_chunk,
     pinhole_intrinsics,
     project,
 )
-from actions.schema import CameraInfo
+from actions.parse import parse_action
+from actions.schema import CameraInfo, Click, EEDelta, Observation, PointTarget, Wait
 
 W, H = 64, 48
 
@@ -150,3 +155,250 @@ def test_project_refuses_points_behind_or_outside() -> None:
         project(np.array([0.0, 0.0, -1.0]), cam, (W, H))
     with pytest.raises(CoordinateError, match="outside the image"):
         project(np.array([5.0, 0.0, 1.0]), cam, (W, H))
+
+
+# --- the controller on a simulated point-mass gripper above a table -----------------------------
+
+CAM_HEIGHT = 1.0
+BLOCK = 0.05  # edge of a cube on the table (z = 0)
+DOWN = np.array([[1.0, 0, 0, 0], [0, -1.0, 0, 0], [0, 0, -1.0, CAM_HEIGHT], [0, 0, 0, 1]])
+
+
+class Scene:
+    """A straight-down camera over a table at z = 0 with an optional cube, and a point-mass
+    gripper that moves ``metres_per_unit * command`` per step (with noise) and carries the cube
+    when it closes around it."""
+
+    def __init__(self, block_xy=None, *, noise: float = 0.0, seed: int = 0, size=(96, 96)) -> None:
+        self.size = size
+        self.cam = CameraInfo(intrinsics=pinhole_intrinsics(60.0, *size), extrinsics=DOWN)
+        self.block = None if block_xy is None else np.array([*block_xy, BLOCK / 2])
+        self.ee = np.array([0.0, 0.0, 0.3])
+        self.opening = 0.08  # between the fingers, metres
+        self.held = False
+        self.rng = np.random.default_rng(seed)
+        self.noise = noise
+        self.log: list[tuple[str | None, EEDelta, np.ndarray]] = []
+
+    def observation(self) -> Observation:
+        width, height = self.size
+        depth = np.full((height, width), CAM_HEIGHT, dtype=np.float32)
+        if self.block is not None:
+            u, v = np.meshgrid(np.arange(width) - self.cam.intrinsics[0, 2], np.arange(height))
+            v = v - self.cam.intrinsics[1, 2]
+            top = CAM_HEIGHT - (self.block[2] + BLOCK / 2)
+            wx, wy = u * top / self.cam.intrinsics[0, 0], -v * top / self.cam.intrinsics[1, 1]
+            inside = (abs(wx - self.block[0]) < BLOCK / 2) & (abs(wy - self.block[1]) < BLOCK / 2)
+            depth[inside] = top
+        image = np.zeros((height, width, 3), np.uint8)
+        return Observation(image=image, instruction="pick", depth=depth, camera=self.cam)
+
+    def target(self, world, gripper: str = "keep") -> PointTarget:
+        x, y = project(np.asarray(world, dtype=float), self.cam, self.size)
+        return PointTarget(x=x, y=y, gripper=gripper)
+
+    def run(self, layer: MotorLayer, limit: int = 500) -> int:
+        cfg = layer.config
+        for n in range(limit):
+            if layer.done:
+                return n
+            cmd = layer.command(self.ee, self.opening)
+            assert max(abs(cmd.dx), abs(cmd.dy), abs(cmd.dz)) <= cfg.max_step + 1e-12
+            self.log.append((layer.phase, cmd, self.ee.copy()))  # the stage that sent it
+            self.step(cmd, cfg.metres_per_unit)
+        return limit
+
+    def step(self, cmd: EEDelta, scale: float) -> None:
+        move = scale * np.array([cmd.dx, cmd.dy, cmd.dz])
+        move = move * (1 + self.rng.normal(0, self.noise, 3)) + self.rng.normal(
+            0, self.noise / 50, 3
+        )
+        self.ee = self.ee + move
+        self.ee[2] = max(self.ee[2], 0.0)
+        near = self.block is not None and np.linalg.norm(self.ee - self.block) < 0.02
+        floor = BLOCK if (near or self.held) else 0.0
+        self.opening = float(np.clip(self.opening + 0.02 * cmd.gripper, floor, 0.08))
+        if near and cmd.gripper < 0 and self.opening <= BLOCK:
+            self.held = True
+        if self.held and cmd.gripper > 0 and self.opening > BLOCK:
+            self.held = False
+            self.block[2] = BLOCK / 2  # it drops onto the table
+        if self.held:
+            self.block = self.ee.copy()
+
+
+@given(
+    goal=st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3)),
+    start=st.tuples(st.floats(-0.3, 0.3), st.floats(-0.3, 0.3), st.floats(0.05, 0.5)),
+    noise=st.floats(0.0, 0.2),
+    max_step=st.floats(0.2, 1.0),
+)
+@settings(max_examples=40, deadline=None)
+def test_controller_reaches_the_goal_within_limits(goal, start, noise, max_step) -> None:
+    scene = Scene(noise=noise)
+    scene.ee = np.array(start)
+    config = MotorConfig(max_step=max_step, height_offset=0.05)
+    layer = MotorLayer(config)
+    layer.set_target(
+        scene.target([*goal, 0]),
+        scene.observation(),
+    )
+    target = np.array([*goal, 0.05])
+    np.testing.assert_allclose(layer.goal, target, atol=1e-3)
+    distance = np.linalg.norm(target - scene.ee)
+    steps = scene.run(layer)
+    assert layer.status == "done"
+    assert np.linalg.norm(scene.ee - target) <= config.tolerance + 0.06 * max_step
+    # Straight at full speed, then a geometric tail: a loose bound that still catches a stall.
+    assert steps <= distance / (config.metres_per_unit * max_step) + 40
+    assert layer.command(scene.ee, scene.opening) == EEDelta()  # done: hold still
+
+
+def test_reached_means_within_tolerance_without_noise() -> None:
+    scene = Scene()
+    layer = MotorLayer(MotorConfig(tolerance=0.002))
+    layer.set_target(PointTarget(x=0.7, y=0.3), scene.observation())
+    goal = layer.goal.copy()
+    scene.run(layer)
+    assert np.linalg.norm(scene.ee - goal) <= 0.002
+
+
+def pick_target(scene: Scene) -> PointTarget:
+    return scene.target(scene.block + np.array([0, 0, BLOCK / 2]), "close")
+
+
+def test_pick_closes_at_the_object_and_lifts() -> None:
+    scene = Scene(block_xy=(0.12, -0.08))
+    config = MotorConfig(grasp_offset=-BLOCK / 2, min_grip_width=0.01)
+    layer = MotorLayer(config)
+    layer.set_target(pick_target(scene), scene.observation())
+    scene.run(layer)
+    assert layer.status == "done"
+    phases = [p for p, _, _ in scene.log]
+    # The last call finds the lift done and holds still.
+    assert list(dict.fromkeys(phases)) == ["approach", "descend", "grasp", "lift", None]
+    assert phases.count("grasp") == config.close_steps
+    first_close = next(i for i, (_, c, _) in enumerate(scene.log) if c.gripper < 0)
+    assert np.linalg.norm(scene.log[first_close][2] - [0.12, -0.08, BLOCK / 2]) <= config.tolerance
+    assert all(c.gripper == 1.0 for p, c, _ in scene.log if p in ("approach", "descend"))
+    assert scene.held and scene.block[2] >= BLOCK / 2 + config.lift_height - config.tolerance
+    # The grip persists after the plan: holding still keeps squeezing.
+    assert layer.command(scene.ee, scene.opening).gripper == -1.0
+
+
+def test_pick_and_place_chunk_moves_the_block() -> None:
+    scene = Scene(block_xy=(-0.1, 0.1), noise=0.05, seed=3)
+    layer = MotorLayer(MotorConfig(grasp_offset=-BLOCK / 2, place_offset=BLOCK / 2))
+    place = scene.target([0.15, -0.05, 0.0], "open")
+    layer.set_target([pick_target(scene), place], scene.observation())
+    scene.run(layer, limit=300)
+    assert layer.status == "done" and not scene.held
+    np.testing.assert_allclose(scene.block[:2], [0.15, -0.05], atol=0.02)
+    assert layer.command(scene.ee, scene.opening).gripper == 1.0
+
+
+def test_missed_grasp_stops_the_plan() -> None:
+    scene = Scene(block_xy=(0.1, 0.1))
+    layer = MotorLayer(MotorConfig(grasp_offset=-BLOCK / 2, min_grip_width=0.01))
+    layer.set_target(pick_target(scene), scene.observation())
+    scene.block = None  # the block is gone before the gripper gets there
+    scene.run(layer)
+    assert layer.status == "missed" and layer.done and layer.phase is None
+
+
+def test_unreachable_goal_times_out() -> None:
+    scene = Scene()
+    layer = MotorLayer(MotorConfig(max_steps=30))
+    layer.set_target(PointTarget(x=0.9, y=0.9), scene.observation())
+    for _ in range(100):
+        if layer.done:
+            break
+        layer.command(scene.ee, scene.opening)  # the arm never moves
+    assert layer.status == "timeout"
+
+
+def test_set_target_again_replans() -> None:
+    scene = Scene()
+    layer = MotorLayer()
+    layer.set_target(PointTarget(x=0.1, y=0.1), scene.observation())
+    for _ in range(3):
+        scene.step(layer.command(scene.ee), 0.05)
+    layer.set_target(PointTarget(x=0.5, y=0.5), scene.observation())
+    np.testing.assert_allclose(layer.goal, [0.0, 0.0, 0.0], atol=1e-3)
+    scene.run(layer)
+    assert np.linalg.norm(scene.ee) <= layer.config.tolerance
+    layer.set_target(PointTarget(x=0.2, y=0.2), scene.observation())
+    layer.clear()
+    assert layer.done and layer.status == "idle" and layer.goal is None
+
+
+def test_ee_delta_passes_through_clipped() -> None:
+    layer = MotorLayer(MotorConfig(max_step=0.5))
+    obs = Observation(image=np.zeros((4, 4, 3), np.uint8), instruction="")
+    layer.set_target([EEDelta(dx=1.0, dy=-0.2), EEDelta(dz=-0.9, gripper=-1.0)], obs)
+    first = layer.command(np.zeros(3))
+    assert (first.dx, first.dy, first.dz, first.gripper) == (0.5, -0.2, 0.0, 0.0)
+    assert not layer.done
+    assert layer.command(np.zeros(3)) == EEDelta(dz=-0.5, gripper=-1.0)
+    assert layer.done and layer.status == "done"
+    assert layer.command(np.zeros(3)) == EEDelta(gripper=-1.0)
+
+
+@given(values=st.lists(st.floats(-5, 5), min_size=3, max_size=4), bound=st.floats(0.0, 1.0))
+def test_clip_ee_delta(values: list[float], bound: float) -> None:
+    out = clip_ee_delta(values, -bound, bound)
+    for got, raw in zip((out.dx, out.dy, out.dz), values, strict=False):
+        assert got == min(max(raw, -bound), bound)
+    assert out.gripper == (min(max(values[3], -1), 1) if len(values) == 4 else 0.0)
+
+
+def test_clip_ee_delta_refuses_bad_input() -> None:
+    with pytest.raises(ActionError, match="finite"):
+        clip_ee_delta([0.0, math.nan, 0.0])
+    with pytest.raises(ActionError, match="3 or 4"):
+        clip_ee_delta([0.0, 0.0])
+    with pytest.raises(ValueError, match="low"):
+        clip_ee_delta(EEDelta(), 0.5, -0.5)
+
+
+def test_grounding_needs_depth_and_camera() -> None:
+    layer = MotorLayer()
+    bare = Observation(image=np.zeros((4, 4, 3), np.uint8), instruction="")
+    with pytest.raises(GroundingError, match="depth and camera"):
+        layer.set_target(PointTarget(x=0.5, y=0.5), bare)
+    scene = Scene()
+    holes = scene.observation().model_copy(update={"depth": np.zeros((96, 96), np.float32)})
+    with pytest.raises(GroundingError, match="no valid depth"):
+        layer.set_target(PointTarget(x=0.5, y=0.5), holes)
+    with pytest.raises(ActionError, match="not a motor action"):
+        layer.set_target([PointTarget(x=0.5, y=0.5), Click(x=0.5, y=0.5)], scene.observation())
+    assert layer.done and layer.status == "idle"
+
+
+@given(x=st.floats(0, 1), y=st.floats(0, 1), grip=st.sampled_from(["keep", "close", "open"]))
+def test_point_target_gripper_round_trips_through_text(x: float, y: float, grip: str) -> None:
+    action = PointTarget(x=x, y=y, gripper=grip)
+    text = action.to_text()
+    assert ("gripper" in text) == (grip != "keep")
+    parsed = parse_action(text)
+    assert parsed.gripper == grip and parse_action(action.to_json()) == action
+
+
+def test_parse_chunk() -> None:
+    text = 'point_target(500, 400, gripper="close")\n\npoint_target(200, 300, gripper="open")\n'
+    assert parse_chunk(text) == [
+        PointTarget(x=0.5, y=0.4, gripper="close"),
+        PointTarget(x=0.2, y=0.3, gripper="open"),
+    ]
+    assert parse_chunk("```\nee_delta(0.5, 0, 0, 1)\n```") == [EEDelta(dx=0.5, gripper=1.0)]
+    listed = '[{"type": "ee_delta", "dz": -1}, {"type": "point_target", "x": 0.1, "y": 0.2}]'
+    assert parse_chunk(listed) == [EEDelta(dz=-1.0), PointTarget(x=0.1, y=0.2)]
+    with pytest.raises(ParseError, match="not a motor action"):
+        parse_chunk("point_target(1, 2)\nclick(3, 4)")
+    with pytest.raises(ParseError, match="at most 2"):
+        parse_chunk("ee_delta()\nee_delta()\nee_delta()", max_actions=2)
+    with pytest.raises(ParseError, match="no action"):
+        parse_chunk("  \n")
+    with pytest.raises(ParseError):
+        parse_chunk("[1, 2")
+    assert Wait().type not in {a.type for a in parse_chunk("ee_delta()")}
