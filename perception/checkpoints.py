@@ -78,6 +78,7 @@ _MODEL_TYPES = {
     "fastvlm": CheckpointFormat.APPLE,
 }
 _MLX_PREFIXES = ("language_model.", "vision_tower.", "mm_projector.")
+_ARCHITECTURES = ("FastVlmForConditionalGeneration", "LlavaQwen2ForCausalLM")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -614,8 +615,15 @@ def _meta_model(config: FastVlmConfig) -> FastVlmForConditionalGeneration:
     import torch
     from transformers import FastVlmForConditionalGeneration
 
-    with torch.device("meta"):
-        return FastVlmForConditionalGeneration(config)
+    try:
+        with torch.device("meta"):
+            return FastVlmForConditionalGeneration(config)
+    except (ImportError, RuntimeError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise CheckpointError(
+            f"cannot build the model its config.json describes ({type(e).__name__}: {e}); "
+            "FastVLM needs vision_config.architecture 'fastvit_mci3' and a qwen2 text_config: "
+            "use the config.json of the original download"
+        ) from e
 
 
 def _check_state_dict(
@@ -627,6 +635,7 @@ def _check_state_dict(
     ``lm_head.weight`` is dropped from `state`, as transformers does.
     """
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    expected_dtype = {k: v.dtype for k, v in model.state_dict().items()}
     if model.config.tie_word_embeddings:
         expected.pop("lm_head.weight", None)
         state.pop("lm_head.weight", None)
@@ -649,6 +658,13 @@ def _check_state_dict(
     ]
     if wrong:
         problems.append(f"{len(wrong)} of the wrong shape: {_names(wrong)}")
+    kinds = [  # a float parameter cannot take integers or booleans (float16/64 are cast)
+        f"{k} expected floating point, found {str(v.dtype).removeprefix('torch.')}"
+        for k, v in state.items()
+        if k in expected_dtype and expected_dtype[k].is_floating_point and not v.is_floating_point()
+    ]
+    if kinds:
+        problems.append(f"{len(kinds)} of the wrong dtype: {_names(kinds)}")
     if problems:
         raise CheckpointError(
             f"the weights in {where} do not fit its config.json (a different model size, or a "
@@ -698,6 +714,13 @@ def _config_and_state(
         raise CheckpointError(
             f"{folder} is an mlx-vlm checkpoint: load it with backend='mlx' (Apple silicon), or "
             "use the original PyTorch download (Apple's or the transformers fast_vlm one)"
+        )
+    named = _read_config(folder).get("architectures") or []
+    if unknown := [a for a in named if a not in _ARCHITECTURES]:
+        raise CheckpointError(
+            f"{folder}/config.json names the architecture {', '.join(map(str, unknown))}, not "
+            f"FastVLM ({' or '.join(_ARCHITECTURES)}): pass a FastVLM checkpoint folder, or fix "
+            "the architectures field if this one was saved under another class name"
         )
     if fmt is CheckpointFormat.HF:
         config = _hf_config(folder)
@@ -795,7 +818,7 @@ def _prepare_dst(dst: Path, overwrite: bool) -> None:
 def _writable_layout(layout: CheckpointFormat | str) -> CheckpointFormat:
     if layout not in ("hf", "apple"):
         raise CheckpointError(
-            f"can write the 'hf' and 'apple' layouts, not {layout!r} (mlx-vlm writes mlx ones)"
+            f"can write the 'hf', 'apple' and 'mlx' layouts, not {layout!r}"
         )
     return CheckpointFormat(layout)
 
@@ -846,12 +869,17 @@ def save_fastvlm_checkpoint(
 def convert_checkpoint(
     src: PathLike, dst: PathLike, *, to: str = "hf", overwrite: bool = False
 ) -> Path:
-    """Write an apple folder as an hf ``fast_vlm`` one (``to="hf"``), or back (``to="apple"``).
+    """Write an apple folder as an hf ``fast_vlm`` one (``to="hf"``), or back (``to="apple"``),
+    or an hf or apple folder as an mlx-vlm one (``to="mlx"``, `perception.mlx_convert`).
 
     The result of ``to="hf"`` also loads with ``FastVlmForConditionalGeneration.from_pretrained``.
     Tensors keep their stored dtype and are checked against the config before any is written. A
     non-empty `dst` needs ``overwrite=True``, which removes the weight files already there.
     """
+    if to == CheckpointFormat.MLX:
+        from perception.mlx_convert import convert_to_mlx
+
+        return convert_to_mlx(src, dst, overwrite=overwrite)
     _require_torch()
     target = _writable_layout(to)
     folder, out = _folder(src), Path(dst).expanduser()
