@@ -4,8 +4,10 @@ Geometry conventions (shared with ``envs/robot`` and :mod:`actions.camera`):
 
 * A **point** is normalised to the image, ``x, y`` in ``[0, 1]`` from the top-left, x right and
   y down; pixel ``i``'s centre lies at ``(i + 0.5) / W``.
-* **Pixels** follow OpenCV: pixel ``(i, j)``'s centre is at ``u = i, v = j``, so a normalised
-  point is at ``u = x * W - 0.5``, ``v = y * H - 0.5``.
+* **Pixel coordinates** are continuous: ``u = x * W``, ``v = y * H``; pixel ``i`` spans
+  ``[i, i + 1)`` with its centre at ``i + 0.5`` (as OpenGL and MuJoCo render). OpenCV
+  calibrations put pixel centres at integers instead; :mod:`actions.camera` adds 0.5 to their
+  principal point when it loads one.
 * ``CameraInfo.intrinsics`` is the 3x3 ``K`` in those pixels for the observation's image size;
   :func:`pinhole_intrinsics` builds it from a vertical field of view (a simulator camera).
 * ``CameraInfo.extrinsics`` is the 4x4 camera-to-world transform in the OpenCV camera frame
@@ -54,7 +56,7 @@ def pinhole_intrinsics(fovy_deg: float, width: int, height: int) -> np.ndarray:
             f"need 0 < fovy_deg < 180 and a positive size, got {fovy_deg}, {width}x{height}"
         )
     f = height / (2.0 * math.tan(math.radians(fovy_deg) / 2.0))
-    return np.array([[f, 0.0, (width - 1) / 2.0], [0.0, f, (height - 1) / 2.0], [0.0, 0.0, 1.0]])
+    return np.array([[f, 0.0, width / 2.0], [0.0, f, height / 2.0], [0.0, 0.0, 1.0]])
 
 
 def opengl_to_opencv(cam_to_world: np.ndarray) -> np.ndarray:
@@ -102,7 +104,7 @@ def back_project(
     """
     height, width = depth.shape[:2]
     z = depth_at(point, depth, window=window)
-    u, v = point[0] * width - 0.5, point[1] * height - 0.5
+    u, v = point[0] * width, point[1] * height
     ray = np.linalg.solve(camera.intrinsics, np.array([u, v, 1.0]))
     cam = ray * (z / ray[2])
     pose = camera.extrinsics
@@ -121,8 +123,8 @@ def project(
         raise CoordinateError(f"world point {np.round(world, 4).tolist()} is behind the camera")
     uvw = camera.intrinsics @ cam
     width, height = image_size
-    x = (uvw[0] / uvw[2] + 0.5) / width
-    y = (uvw[1] / uvw[2] + 0.5) / height
+    x = uvw[0] / uvw[2] / width
+    y = uvw[1] / uvw[2] / height
     if not (-_EDGE <= x <= 1.0 + _EDGE and -_EDGE <= y <= 1.0 + _EDGE):
         raise CoordinateError(
             f"world point {np.round(world, 4).tolist()} projects to ({x:.3f}, {y:.3f}), "

@@ -52,7 +52,7 @@ def render_plane(cam: CameraInfo, normal: np.ndarray, offset: float, size=(W, H)
     """Analytic depth image (camera z, metres) of the plane ``normal . p = offset``; rays that
     miss it (or hit it behind the camera) read 0."""
     width, height = size
-    u, v = np.meshgrid(np.arange(width, dtype=float), np.arange(height, dtype=float))
+    u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)  # pixel centres
     pix = np.stack([u, v, np.ones_like(u)], axis=-1)
     rays_cam = pix @ np.linalg.inv(cam.intrinsics).T  # z = 1
     rot, origin = cam.extrinsics[:3, :3], cam.extrinsics[:3, 3]
@@ -184,8 +184,8 @@ class Scene:
         width, height = self.size
         depth = np.full((height, width), CAM_HEIGHT, dtype=np.float32)
         if self.block is not None:
-            u, v = np.meshgrid(np.arange(width) - self.cam.intrinsics[0, 2], np.arange(height))
-            v = v - self.cam.intrinsics[1, 2]
+            u, v = np.meshgrid(np.arange(width) + 0.5, np.arange(height) + 0.5)
+            u, v = u - self.cam.intrinsics[0, 2], v - self.cam.intrinsics[1, 2]
             top = CAM_HEIGHT - (self.block[2] + BLOCK / 2)
             wx, wy = u * top / self.cam.intrinsics[0, 0], -v * top / self.cam.intrinsics[1, 1]
             inside = (abs(wx - self.block[0]) < BLOCK / 2) & (abs(wy - self.block[1]) < BLOCK / 2)
