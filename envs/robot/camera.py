@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from actions.motor import pinhole_intrinsics
 from envs.errors import EnvError
 from envs.robot.gl import GL_HINT, import_mujoco
 
@@ -45,8 +46,7 @@ class CameraPose:
 
     def intrinsics(self, width: int, height: int) -> np.ndarray:
         """``K`` for a ``width`` x ``height`` image (square pixels, centred principal point)."""
-        f = 0.5 * height / math.tan(math.radians(self.fovy) / 2)
-        return np.array([[f, 0.0, width / 2], [0.0, f, height / 2], [0.0, 0.0, 1.0]])
+        return pinhole_intrinsics(self.fovy, width, height)
 
     def extrinsics(self) -> np.ndarray:
         """Camera-to-world transform, OpenCV axes (x right, y down, z forward)."""
