@@ -1,5 +1,6 @@
 """Typed actions, parsing of model text, coordinates, guard and executors."""
 
+from actions.camera import Calibration, CameraSource, load_calibration
 from actions.coords import ScreenFrame
 from actions.errors import (
     ActionError,
@@ -55,7 +56,9 @@ __all__ = [
     "ActionChunk",
     "ActionError",
     "ActionSchema",
+    "Calibration",
     "CameraInfo",
+    "CameraSource",
     "CameraUnavailable",
     "Click",
     "CoordinateError",
@@ -86,6 +89,7 @@ __all__ = [
     "action_from_json",
     "back_project",
     "clip_ee_delta",
+    "load_calibration",
     "opengl_to_opencv",
     "parse_action",
     "parse_chunk",

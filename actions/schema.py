@@ -321,6 +321,9 @@ class Observation(BaseModel):
     camera: CameraInfo | None = None
     frame: ScreenFrame | None = Field(None, description="where the image lies on a live screen")
     step: int = Field(0, ge=0)
+    timestamp: float | None = Field(
+        None, description="when a live source captured the image, seconds since the epoch"
+    )
 
     @field_validator("image", mode="before")
     @classmethod
