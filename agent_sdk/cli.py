@@ -12,6 +12,7 @@ Usage::
     agent-sdk parse 'click(512, 300)'      # what the SDK makes of a model's answer
     agent-sdk ask shot.png "What is on screen?" --model DIR [--stream]
     agent-sdk convert APPLE_DIR HF_DIR     # Apple's llava_qwen2 folder -> Hugging Face fast_vlm
+    agent-sdk convert HF_DIR MLX_DIR --to mlx   # any PyTorch folder -> mlx-vlm (Apple silicon)
     agent-sdk run "Open the File menu" --model DIR --dry-run   # the agent on the live screen
     agent-sdk run --env agent_sdk/ui-click-button-v0 --policy random
 """
@@ -295,7 +296,7 @@ def ask(
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
     temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
     backend: Annotated[str, typer.Option(help="auto, torch or mlx")] = "auto",
-    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps; MLX: gpu")] = "auto",
     dtype: Annotated[str, typer.Option(help="auto, float32, bfloat16, float16")] = "auto",
 ) -> None:
     """Ask a FastVLM checkpoint about an image; prints the answer and where the time went."""
@@ -336,12 +337,12 @@ def ask(
 
 @app.command()
 def convert(
-    src: Annotated[Path, typer.Argument(help="an Apple llava_qwen2 checkpoint folder")],
-    dst: Annotated[Path, typer.Argument(help="where to write the Hugging Face fast_vlm folder")],
-    to: Annotated[str, typer.Option(help="target layout")] = "hf",
+    src: Annotated[Path, typer.Argument(help="a checkpoint folder (apple or hf layout)")],
+    dst: Annotated[Path, typer.Argument(help="where to write the converted folder")],
+    to: Annotated[str, typer.Option(help="target layout: hf, apple or mlx")] = "hf",
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty DST")] = False,
 ) -> None:
-    """Convert a checkpoint folder once to disk (Apple's original layout -> Hugging Face)."""
+    """Convert a checkpoint folder once to disk (Apple -> Hugging Face, or either -> MLX)."""
     from perception.checkpoints import convert_checkpoint
 
     try:

@@ -96,9 +96,20 @@ def _on_apple_silicon() -> bool:
     return platform.system() == "Darwin" and platform.machine() == "arm64"
 
 
+def _mlx_missing() -> str | None:
+    """Why MLX cannot run here (naming the extra to install), or ``None``."""
+    from perception.mlx_convert import mlx_missing
+
+    return mlx_missing()
+
+
 def select_backend(path: Path, backend: Backend = "auto") -> Literal["torch", "mlx"]:
-    """The backend that will load ``path``: MLX for MLX folders, or on Apple silicon when
-    ``mlx`` is importable; PyTorch otherwise."""
+    """The backend that will load ``path``.
+
+    ``auto``: MLX on Apple silicon when mlx and mlx-vlm import, and for mlx-vlm folders
+    wherever they import (MLX's CPU backend runs on Linux); PyTorch otherwise. An mlx folder
+    without MLX is a :class:`BackendUnavailable` that says what to install.
+    """
     from perception.checkpoints import CheckpointFormat, detect_format
 
     if backend not in ("auto", "torch", "mlx"):
@@ -106,8 +117,14 @@ def select_backend(path: Path, backend: Backend = "auto") -> Literal["torch", "m
     if backend != "auto":
         return backend
     if detect_format(path) is CheckpointFormat.MLX:
+        missing = _mlx_missing()
+        if missing:
+            raise BackendUnavailable(
+                f"{path} is an mlx-vlm folder, which only the MLX backend loads; {missing} "
+                "(or load the original PyTorch download with backend='torch')"
+            )
         return "mlx"
-    if _on_apple_silicon() and importlib.util.find_spec("mlx") is not None:
+    if _on_apple_silicon() and _mlx_missing() is None:
         return "mlx"
     return "torch"
 
@@ -120,13 +137,20 @@ def load_vlm(
     **kwargs: Any,
 ) -> VisionLanguageModel:
     """Load a FastVLM checkpoint folder (Hugging Face ``fast_vlm``, Apple ``llava_qwen2``, or
-    mlx-vlm) with the best backend and device present; nothing is downloaded."""
+    mlx-vlm) with the best backend and device present; nothing is downloaded.
+
+    MLX loads every format (hf and apple folders are converted in memory); PyTorch loads hf
+    and apple folders. ``device``: torch ``auto``/``cpu``/``cuda``/``mps``; MLX
+    ``auto``/``gpu``/``cpu``.
+    """
     chosen = select_backend(Path(path), backend)
     if chosen == "mlx":
-        raise BackendUnavailable(
-            f"{path} needs the MLX backend, which this version of fastvlm-agent-sdk does not "
-            "ship yet; convert the folder to the Hugging Face layout and use backend='torch'"
-        )
+        from perception.mlx_convert import require_mlx
+
+        require_mlx()
+        from perception.mlx_backend import MLXVLM
+
+        return MLXVLM.from_pretrained(path, device=device, dtype=dtype, **kwargs)
     if (
         importlib.util.find_spec("torch") is None
         or importlib.util.find_spec("transformers") is None

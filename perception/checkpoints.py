@@ -818,7 +818,8 @@ def _prepare_dst(dst: Path, overwrite: bool) -> None:
 def _writable_layout(layout: CheckpointFormat | str) -> CheckpointFormat:
     if layout not in ("hf", "apple"):
         raise CheckpointError(
-            f"can write the 'hf', 'apple' and 'mlx' layouts, not {layout!r}"
+            f"can write the 'hf' and 'apple' layouts here, not {layout!r} "
+            "(convert_checkpoint(..., to='mlx') writes mlx ones)"
         )
     return CheckpointFormat(layout)
 

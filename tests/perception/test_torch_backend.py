@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from perception.base import Generation, VisionLanguageModel, load_vlm, select_backend
-from perception.errors import BackendUnavailable, PerceptionError
+from perception.errors import PerceptionError
 from perception.preprocess import pad_to_square, preprocess
 from perception.prompts import chat_prompt, split_on_image
 from perception.tiny import save_tiny_checkpoint
@@ -129,8 +129,6 @@ def test_bad_calls_give_clear_errors(vlm: TorchVLM) -> None:
 
 def test_backend_selection(tiny_dir: Path) -> None:
     assert select_backend(tiny_dir) == "torch"
-    assert select_backend(tiny_dir, "mlx") == "mlx"
-    with pytest.raises(BackendUnavailable, match="MLX"):
-        load_vlm(tiny_dir, backend="mlx")
+    assert select_backend(tiny_dir, "mlx") == "mlx"  # MLX itself: tests/perception/test_mlx_*.py
     with pytest.raises(PerceptionError, match="unknown backend"):
         select_backend(tiny_dir, "jax")  # type: ignore[arg-type]
