@@ -623,7 +623,8 @@ class TaskSummary:
     success_rate: float
     ci_low: float  # 95 % Wilson interval of the success rate
     ci_high: float
-    errors: int  # episodes that crashed (counted as failures too)
+    errors: int  # episodes that crashed: the env or the policy raised (not a success)
+    failures: int  # episodes that ran to their end without success (errors not included)
     mean_steps: float
     step_p50_s: float | None  # step latency percentiles over every step
     step_p90_s: float | None
@@ -646,6 +647,7 @@ def _summary(env_id: str, records: Sequence[EpisodeRecord]) -> TaskSummary:
         ci_low=wilson_interval(ok, n)[0],
         ci_high=wilson_interval(ok, n)[1],
         errors=sum(r.error is not None for r in records),
+        failures=sum(not r.success and r.error is None for r in records),
         mean_steps=sum(r.steps for r in records) / n if n else 0.0,
         step_p50_s=_percentile(latencies, 50),
         step_p90_s=_percentile(latencies, 90),

@@ -138,14 +138,14 @@ def _meta(run: Run) -> str:
 
 def summary_table(rows: Sequence[TaskSummary]) -> str:
     """The summary as an HTML table (the last row, "all", in bold)."""
-    head = ("env id", "episodes", "success", "95% CI", "errors", "mean steps", "step p50",
-            "step p90", "TTFT p50")  # fmt: skip
+    head = ("env id", "episodes", "success", "95% CI", "errors", "failures", "mean steps",
+            "step p50", "step p90", "TTFT p50")  # fmt: skip
     body = []
     for r in rows:
         bar = f"background:linear-gradient(90deg,#cfe3cf {r.success_rate:.0%},transparent 0)"
         cells = (f"<td>{_e(r.env_id)}</td><td>{r.episodes}</td>"
                  f'<td style="{bar}">{r.success_rate:.1%}</td>'
-                 f"<td>{r.ci_low:.2f}–{r.ci_high:.2f}</td><td>{r.errors}</td>"
+                 f"<td>{r.ci_low:.2f}–{r.ci_high:.2f}</td><td>{r.errors}</td><td>{r.failures}</td>"
                  f"<td>{r.mean_steps:.1f}</td><td>{_ms(r.step_p50_s)}</td>"
                  f"<td>{_ms(r.step_p90_s)}</td><td>{_ms(r.ttft_p50_s)}</td>")  # fmt: skip
         body.append(f'<tr class="{"all" if r.env_id == "all" else ""}">{cells}</tr>')

@@ -1,0 +1,80 @@
+"""A browser killed in the middle of an evaluation: the episode is recorded with its error, the
+env is rebuilt, the run goes on, and the summary counts the error apart from the failures."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import pytest
+from needs import chromium_missing, need
+
+from agent_sdk.evaluate import EvalConfig, evaluate, summarize
+
+ENV_ID = "test/miniwob-killed-v0"
+
+
+def _chromium_pids(pid: int) -> list[int]:
+    """Chromium and chromedriver processes under ``pid`` (Linux /proc)."""
+    found = []
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        try:
+            kids = [int(p) for p in children.read_text().split()]
+        except OSError:
+            continue
+        for kid in kids:
+            try:
+                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"chrom" in cmdline:
+                found.append(kid)
+            found += _chromium_pids(kid)
+    return found
+
+
+class KilledMidEpisode:
+    """MiniWoB click-button whose browser processes are SIGKILLed before the first action of
+    seed 1, as an out-of-memory killer or a crash would."""
+
+    built = 0
+
+    def __new__(cls, **kwargs: Any) -> gym.Env:
+        from envs.miniwob.env import MiniWoBEnv
+
+        class Env(MiniWoBEnv):
+            def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
+                self.episode_seed = seed
+                return super().reset(seed=seed, options=options)
+
+            def step(self, action: Any) -> Any:
+                if self.episode_seed == 1 and self.steps == 0:
+                    for pid in _chromium_pids(os.getpid()):
+                        os.kill(pid, signal.SIGKILL)
+                return super().step(action)
+
+        cls.built += 1
+        return Env("click-button", **kwargs)
+
+
+@pytest.mark.browser
+def test_a_killed_browser_is_an_error_the_env_is_rebuilt_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    need(chromium_missing())
+    if ENV_ID not in gym.registry:
+        gym.register(ENV_ID, entry_point=KilledMidEpisode, max_episode_steps=4)
+    KilledMidEpisode.built = 0
+    records = evaluate(EvalConfig(env_ids=(ENV_ID,), episodes=3), tmp_path)
+    assert [r.seed for r in records] == [0, 1, 2]
+    crashed = records[1]
+    assert crashed.end == "crash" and not crashed.success
+    assert crashed.error is not None and crashed.error.startswith("EnvCrashed: Chromium")
+    assert [r.success for r in (records[0], records[2])] == [True, True]
+    assert KilledMidEpisode.built == 2  # the crash dropped the env; seed 2 built a new one
+    row = summarize(records)[0]
+    assert (row.episodes, row.successes, row.errors, row.failures) == (3, 2, 1, 0)
+    assert not _chromium_pids(os.getpid())  # nothing left running
