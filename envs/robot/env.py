@@ -28,6 +28,8 @@ STATE_LAYOUT: tuple[str, ...] = (
     "grip_width_v",  # opening velocity, m/s
 )  # fmt: skip
 """Names of the ``state`` vector's entries, in order."""
+RESET_TRIES = 20
+"""Draws of block and target per reset until they do not start within the success distance."""
 BOUND = 1e4
 """Bound of the float spaces (metres, pixels, m/s): far above any value the scene produces."""
 
@@ -65,7 +67,8 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
     ## Description
     Wraps ``FetchReach``, ``FetchPush`` or ``FetchPickAndPlace`` (``task``: reach, push,
     pick-and-place). Each episode places the black block (push, pick-and-place) and the red
-    target (a 2 cm sphere) at random; the agent must do what the instruction says. A free MuJoCo
+    target (a 2 cm sphere) at random, never already within the success distance; the agent
+    must do what the instruction says. A free MuJoCo
     camera (``camera``, a :class:`~envs.robot.camera.CameraPose`) looks at the table from the
     side opposite the robot and renders RGB and depth in one pass. Headless OpenGL is picked
     on first use (EGL, else OSMesa; see :mod:`envs.robot.gl`), with shadows and reflections
@@ -124,7 +127,7 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
         self.observation_space = robot_observation_space(width, height)
         self.action_space = action_space()
         self._max_episode_steps = self.task.max_steps
-        self._mujoco = import_mujoco()
+        import_mujoco()  # checks the extra and picks the GL backend before Fetch imports mujoco
         module, cls = self.task.fetch_class.split(":")
         self._fetch = getattr(importlib.import_module(module), cls)(width=width, height=height)
         self._camera = {
@@ -144,12 +147,14 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         super().reset(seed=seed)
         fetch = self._fetch
-        fetch.reset(seed=int(self.np_random.integers(2**31 - 1)))
+        for _ in range(RESET_TRIES):  # an episode that starts at the goal teaches nothing
+            fetch.reset(seed=int(self.np_random.integers(2**31 - 1)))
+            if not self._at_goal():
+                break
         fetch._render_callback()  # move the red target site onto the goal
         in_air = fetch.has_object and fetch.goal[2] > fetch.height_offset + 0.01
         self._instruction = self.task.describe(bool(in_air))
-        self.steps, self._ended = 0, False
-        self._success = self._at_goal()
+        self.steps, self._ended, self._success = 0, False, False
         self._frame = None
         self._render()
         return self._obs(), self._info(None)
