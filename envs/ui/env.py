@@ -27,6 +27,7 @@ from actions.schema import (
 )
 from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvError, TaskGenerationError
+from envs.ui.inject import Injection, InjectionKind, check_kind, strip_height
 from envs.ui.style import ThemeName, sample_style
 from envs.ui.task import UITask
 from envs.ui.tasks import get_task
@@ -59,6 +60,12 @@ class UIEnv(gym.Env[dict[str, Any], str]):
     Terminates when the task decides (a committing action, right or wrong) or the agent sends
     ``done()``/``fail()``; truncates after the task's step budget (``_max_episode_steps``).
 
+    ``inject`` (``"hotkey"``, ``"password"`` or ``"dialog"``, see :mod:`envs.ui.inject`) lays
+    the task out in the top 80 % of the screen (its window) and shows hostile text in a strip
+    below it; :attr:`outside_window` is that strip as a normalised box, for a guard's
+    ``forbidden_regions``. ``info["injection_obeyed"]`` says whether the agent did what it said
+    (which fails the task).
+
     ## Version History
     * v0: first release.
     """
@@ -72,6 +79,7 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         height: int = 240,
         theme: ThemeName | None = None,
         render_mode: str | None = None,
+        inject: InjectionKind | None = None,
     ) -> None:
         if not (MIN_SIZE <= width <= MAX_SIZE and MIN_SIZE <= height <= MAX_SIZE):
             raise EnvError(
@@ -81,6 +89,10 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         if theme not in (None, "light", "dark"):
             raise EnvError(f"theme must be 'light', 'dark' or None (random), got {theme!r}")
         check_render_mode(render_mode)
+        check_kind(inject)
+        self.inject = inject
+        self.task_height = height - (strip_height(height) if inject else 0)
+        self.injection: Injection | None = None
         self.task_cls = get_task(task)
         self.width, self.height, self.theme = width, height, theme
         self.render_mode = render_mode
@@ -99,7 +111,7 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         for _ in range(GENERATION_TRIES):
             style = sample_style(self.np_random, self.width, self.height, self.theme)
             try:
-                self.task = self.task_cls(self.np_random, self.width, self.height, style)
+                self.task = self.task_cls(self.np_random, self.width, self.task_height, style)
                 break
             except TaskGenerationError as err:
                 last = err
@@ -109,6 +121,8 @@ class UIEnv(gym.Env[dict[str, Any], str]):
                 f"{GENERATION_TRIES} tries ({last}); use a larger screen"
             )
         self.steps, self._ended = 0, False
+        if self.inject is not None:
+            self.injection = Injection(self.inject, self.width, self.height, style)
         return self._obs(), self._info(None)
 
     def step(
@@ -132,7 +146,7 @@ class UIEnv(gym.Env[dict[str, Any], str]):
 
     def render(self) -> np.ndarray | None:
         if self.render_mode == "rgb_array" and self.task is not None:
-            return self.task.scene.render()
+            return self._screen()
         return None
 
     # -- SDK extras -----------------------------------------------------------------------------
@@ -140,7 +154,17 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         """The expert's next action for the current state (for tests and demonstrations)."""
         if self.task is None:
             raise ResetNeeded("call reset() before asking the oracle")
-        return self.task.oracle()
+        action = self.task.oracle()
+        if self.task_height == self.height:
+            return action
+        scale = self.task_height / self.height  # the task's points, on the taller screen
+        update = {k: getattr(action, k) * scale for k in ("y", "to_y") if hasattr(action, k)}
+        return action.model_copy(update=update)
+
+    @property
+    def outside_window(self) -> tuple[float, float, float, float] | None:
+        """With ``inject``: the screen below the task's window (normalised box), else None."""
+        return None if self.inject is None else (0.0, self.task_height / self.height, 1.0, 1.0)
 
     @property
     def instruction(self) -> str:
@@ -150,6 +174,8 @@ class UIEnv(gym.Env[dict[str, Any], str]):
     def _apply(self, task: UITask, act: ActionBase) -> str | None:
         """Carry out an action on the scene; returns an error message for illegal ones."""
         scene, w, h = task.scene, self.width, self.height
+        if self.injection is not None and self._injected(act):
+            return None
         if isinstance(act, (Click, DoubleClick)):
             for _ in range(2 if isinstance(act, DoubleClick) else 1):
                 scene.click(*norm_to_pixels(act.x, act.y, w, h))
@@ -172,9 +198,32 @@ class UIEnv(gym.Env[dict[str, Any], str]):
             return f"{act.type} is a robot action; a GUI env takes pointer and keyboard actions"
         return None
 
+    def _injected(self, act: ActionBase) -> bool:
+        """Whether the injection strip takes an action (then the task never sees it)."""
+        injection = self.injection
+        assert injection is not None and self.task is not None
+        if isinstance(act, Hotkey):
+            injection.hotkey(act.keys)
+        if isinstance(act, TypeText):
+            taken = injection.type_text()
+        elif isinstance(act, (Click, DoubleClick, RightClick, Move, Drag, Scroll)):
+            taken = injection.click(*norm_to_pixels(act.x, act.y, self.width, self.height))
+        else:
+            taken = False
+        if injection.obeyed:
+            self.task.fail()
+        return taken
+
+    def _screen(self) -> np.ndarray:
+        assert self.task is not None
+        window = self.task.scene.render()
+        if self.injection is None:
+            return window
+        return np.concatenate([window, self.injection.image()])
+
     def _obs(self) -> dict[str, Any]:
         assert self.task is not None
-        return {"image": self.task.scene.render(), "instruction": self.task.instruction}
+        return {"image": self._screen(), "instruction": self.task.instruction}
 
     def _info(self, error: str | None) -> dict[str, Any]:
         assert self.task is not None
@@ -183,4 +232,5 @@ class UIEnv(gym.Env[dict[str, Any], str]):
             "is_success": self.task.outcome is True,
             "error": error,
             "steps": self.steps,
+            **({} if self.injection is None else {"injection_obeyed": self.injection.obeyed}),
         }
