@@ -7,6 +7,7 @@ Gymnasium env, so :class:`GymEnvironment` serves them all; a custom executor onl
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import gymnasium as gym
@@ -31,8 +32,8 @@ class Environment(Protocol):
         """The current observation."""
         ...
 
-    def act(self, action: ActionBase) -> StepResult:
-        """Execute one action."""
+    def act(self, action: ActionBase | Sequence[ActionBase]) -> StepResult:
+        """Execute one action (or a chunk of them, where the environment supports chunks)."""
         ...
 
 
@@ -63,7 +64,14 @@ class GymEnvironment:
             raise AgentError("the environment has not been reset; call reset(seed) first")
         return self._obs
 
-    def act(self, action: ActionBase) -> StepResult:
+    def act(self, action: ActionBase | Sequence[ActionBase]) -> StepResult:
+        if not isinstance(action, ActionBase):
+            if len(action) != 1:
+                raise AgentError(
+                    f"{type(self.env.unwrapped).__name__} takes one action per step, not a "
+                    "chunk; chunks of motor actions are for robot envs"
+                )
+            action = action[0]
         obs, reward, terminated, truncated, info = self.env.step(action.to_json())
         self._steps += 1
         self._obs = self._observation(obs, info)
@@ -87,8 +95,14 @@ class GymEnvironment:
 
 
 def as_environment(env: Environment | gym.Env, instruction: str | None = None) -> Environment:
-    """``env`` itself when it is an :class:`Environment`, else a :class:`GymEnvironment`."""
+    """``env`` itself when it is an :class:`Environment`; a Gymnasium env becomes a
+    :class:`~agent_sdk.robot.RobotEnvironment` when its observations carry depth, camera and
+    state, else a :class:`GymEnvironment`."""
     if isinstance(env, gym.Env):
+        from agent_sdk.robot import RobotEnvironment, is_robot_env
+
+        if is_robot_env(env):
+            return RobotEnvironment(env, instruction)
         return GymEnvironment(env, instruction)
     if instruction is not None:
         raise AgentError(

@@ -67,6 +67,7 @@ from agent_sdk.errors import AgentError, ConfigError
 from agent_sdk.events import EndEvent, ObservationEvent, StepEvent
 from agent_sdk.policies import OraclePolicy, Policy, RandomPolicy, VLMPolicy
 from agent_sdk.records import StepRecord
+from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, RobotEnvironment, is_robot_env
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +91,7 @@ class EvalConfig:
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)  # gym.make(env_id, **env_kwargs)
     save_trajectories: int = 3  # per env, the first K episodes keep their steps and screenshots
     suite: str | None = None  # the suite's name, for titles
+    perceive_every: int = DEFAULT_PERCEIVE_EVERY  # robot envs: simulator steps per policy call
     model_hash: str | None = field(default=None, init=False)  # content hash of ``model``
 
     def __post_init__(self) -> None:
@@ -104,7 +106,9 @@ class EvalConfig:
                 if self.model is None
                 else f"model is only used by policy 'vlm', not {self.policy!r}; drop --model"
             )
-        for name, low in (("episodes", 1), ("save_trajectories", 0), ("max_steps", 1)):
+        limits = (("episodes", 1), ("save_trajectories", 0), ("max_steps", 1),
+                  ("perceive_every", 1))  # fmt: skip
+        for name, low in limits:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ConfigError(f"{name} must be >= {low}, got {value}")
@@ -121,7 +125,7 @@ class EvalConfig:
         """What decides an episode's outcome; hashed into :attr:`config_hash`."""
         return {"env_ids": list(self.env_ids), "env_kwargs": dict(self.env_kwargs),
                 "policy": self.policy, "model_hash": self.model_hash,
-                "max_steps": self.max_steps}  # fmt: skip
+                "max_steps": self.max_steps, "perceive_every": self.perceive_every}  # fmt: skip
 
     @property
     def config_hash(self) -> str:
@@ -281,7 +285,11 @@ class EpisodeRunner:
         agent = self.agent
         agent.policy, agent.max_steps = policy, budget or DEFAULT_MAX_STEPS
         agent.keep_images = task.keep_trajectory
-        environment = GymEnvironment(env)
+        environment = (
+            RobotEnvironment(env, perceive_every=self.config.perceive_every)
+            if is_robot_env(env)
+            else GymEnvironment(env)
+        )
         for event in agent.stream_episode(environment, task.seed):
             if isinstance(event, ObservationEvent):
                 episode.first = episode.first or event.observation

@@ -140,6 +140,10 @@ def guard(state: AgentState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
         return {"verdict": GuardVerdict(allowed=True)}
     frame = obs.frame or ScreenFrame(width=obs.size[0], height=obs.size[1])
     said = rules.check(action, frame)
+    for follower in state["decision"].chunk if state["decision"] is not None else ():
+        if not said.allowed or said.needs_approval:
+            break
+        said = rules.check(follower, frame)  # a chunk runs only when all of it may
     verdict = GuardVerdict(bool(said.allowed), said.reason, bool(said.needs_approval))
     if verdict.needs_approval:
         answer = interrupt(
@@ -154,10 +158,12 @@ def guard(state: AgentState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
 
 
 def act(state: AgentState, runtime: Runtime[AgentDeps]) -> dict[str, Any]:
-    """Execute the action in the environment."""
+    """Execute the action (and the rest of its chunk, if any) in the environment."""
     assert state["action"] is not None
     t0 = time.perf_counter()
-    result = runtime.context.env.act(state["action"])
+    decision, action = state["decision"], state["action"]
+    chunk = decision.chunk if decision is not None else ()
+    result = runtime.context.env.act((action, *chunk) if chunk else action)
     return {"result": result, "timings": {"act_s": time.perf_counter() - t0}}
 
 

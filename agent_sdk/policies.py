@@ -19,6 +19,7 @@ import numpy as np
 
 from actions.coords import model_to_norm
 from actions.errors import CoordinateError, ParseError
+from actions.motor import parse_chunk
 from actions.parse import parse_action
 from actions.schema import (
     ActionBase,
@@ -34,7 +35,7 @@ from actions.schema import (
     Wait,
 )
 from agent_sdk.errors import ConfigError
-from agent_sdk.prompting import planner_messages, point_prompt, step_prompt
+from agent_sdk.prompting import planner_messages, point_prompt, robot_prompt, step_prompt
 from agent_sdk.records import Decision, StepRecord
 from perception.base import Generation, VisionLanguageModel
 
@@ -121,16 +122,32 @@ class VLMPolicy:
 
     def act(self, observation: Observation, history: Sequence[StepRecord]) -> Decision:
         past = action_history(history)
-        action, gen, calls, error = _ask(
+        robot = observation.camera is not None
+        prompt = robot_prompt if robot else step_prompt
+        size = observation.size
+        read = _read_motor if robot else lambda text: (parse_action(text, image_size=size),)
+        actions, gen, calls, error = _ask(
             self.vlm,
             observation.image,
-            lambda error: step_prompt(observation.instruction, past, error),
-            lambda text: parse_action(text, image_size=observation.size),
+            lambda error: prompt(observation.instruction, past, error),
+            read,
             self.max_retries,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
         )
-        return Decision(action, gen.text, gen.timings, calls, error)
+        first, rest = (None, ()) if actions is None else (actions[0], tuple(actions[1:]))
+        return Decision(first, gen.text, gen.timings, calls, error, chunk=rest)
+
+
+def _read_motor(text: str) -> tuple[ActionBase, ...]:
+    """A robot's answer: a chunk of motor actions (one per line), or one action such as done()."""
+    try:
+        return tuple(parse_chunk(text))
+    except ParseError as chunk_error:
+        try:
+            return (parse_action(text),)
+        except ParseError:
+            raise chunk_error from None
 
 
 _KEYBOARD = (TypeText, Key, Hotkey, Wait, Done, Fail)

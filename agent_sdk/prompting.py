@@ -32,6 +32,26 @@ def step_prompt(instruction: str, history: Sequence[str] = (), error: str | None
     return "\n".join(lines)
 
 
+ROBOT_FORMAT = (
+    "Coordinates are integers 0-1000 of the camera image (x from the left, y from the top). "
+    "Actions: point_target(x, y) moves the gripper to that point; point_target(x, y, "
+    'gripper="close") picks up what is there; point_target(x, y, gripper="open") puts down '
+    "what is held there; ee_delta(dx, dy, dz, gripper) nudges the gripper; done(); "
+    'fail("reason"). Several point_target actions, one per line, run in order.'
+)
+"""The action syntax every robot step prompt states."""
+
+
+def robot_prompt(instruction: str, history: Sequence[str] = (), error: str | None = None) -> str:
+    """The question a VLM answers with motor actions for a robot's camera image (same layout as
+    :func:`step_prompt`)."""
+    lines = [f"Task: {instruction}", f"Previous actions: {_history(history)}", ROBOT_FORMAT]
+    if error is not None:
+        lines.append(f"Your last answer was not a valid action: {error}")
+    lines.append("Answer with one action, or a few point_target lines.")
+    return "\n".join(lines)
+
+
 def point_prompt(target: str, error: str | None = None) -> str:
     """The question that grounds a sub-goal to one point of the screenshot."""
     prompt = f"Point to: {target}. Answer with click(x, y), coordinates 0-1000 of the screenshot."

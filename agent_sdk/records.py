@@ -28,6 +28,7 @@ class Decision:
     attempts: int = 0  # model calls made, re-asks included (0: no model)
     error: str | None = None
     plan: str | None = None  # a planner's sub-goal, when the policy has one
+    chunk: tuple[ActionBase, ...] = ()  # motor actions that follow ``action`` (robots)
 
 
 @dataclass(frozen=True)

@@ -30,3 +30,18 @@ def chromium_missing() -> str | None:
     if missing:
         return f"no {' or '.join(missing)} (Debian: apt-get install chromium chromium-driver)"
     return None
+
+
+def mujoco_missing() -> str | None:
+    """Why the robot envs cannot render here (no mujoco, gymnasium-robotics or GL), or ``None``."""
+    for module in ("mujoco", "gymnasium_robotics"):
+        if importlib.util.find_spec(module) is None:
+            return f'{module} is not installed: pip install -e ".[robot]"'
+    from envs.errors import EnvError
+    from envs.robot import gl
+
+    try:
+        gl.select_backend()
+    except EnvError as err:
+        return str(err)
+    return None
