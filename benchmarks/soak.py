@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import tempfile
 import threading
 import time
@@ -62,6 +63,7 @@ def soak(model: Path, steps: int, every: int) -> list[dict[str, float]]:
             episodes += 1
             if done // every > samples[-1]["steps"] // every or done >= steps:
                 samples.append(sample(done, episodes, t0))
+                print("sample", samples[-1], file=sys.stderr, flush=True)  # progress of long runs
     finally:
         for env in envs:
             env.close()
