@@ -15,6 +15,8 @@ Usage::
     agent-sdk convert HF_DIR MLX_DIR --to mlx   # any PyTorch folder -> mlx-vlm (Apple silicon)
     agent-sdk run "Open the File menu" --model DIR --dry-run   # the agent on the live screen
     agent-sdk run --env agent_sdk/ui-click-button-v0 --policy random
+    agent-sdk collect --suite ui --episodes 200 --out data/ui   # oracle demonstrations
+    agent-sdk train --config small --data data/ui --out ckpt/small [--resume]
 """
 
 from __future__ import annotations
@@ -211,8 +213,13 @@ def eval_(
     env_arg: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE passed to gym.make (repeat)")
     ] = None,
+    perceive_every: Annotated[
+        int, typer.Option(min=1, help="robot envs: simulator steps per policy call")
+    ] = 10,
 ) -> None:
-    """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report."""
+    """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report.
+
+    Suites: ui (the GUI suite), miniwob (MiniWoB++ in Chromium), robot (Fetch in MuJoCo)."""
     from agent_sdk.evaluate import EvalConfig, resolve_env_ids
     from agent_sdk.report import load_run, write_report, write_summary
 
@@ -223,6 +230,7 @@ def eval_(
             model=None if model is None else str(model), episodes=episodes, seed=seed,
             max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
             save_trajectories=save_trajectories, suite=None if env else suite or "ui",
+            perceive_every=perceive_every,
         )  # fmt: skip
         _run_eval(config, out, console, workers, ray, resume)
         run = load_run(out)
@@ -398,6 +406,138 @@ def run(
     path = save_trajectory(traj, out)
     verdict = "[green]success[/]" if traj.success else "[red]no success[/]"
     console.print(f"{verdict} after {len(traj.steps)} steps ({traj.end}); saved {path}")
+
+
+def _size(text: str) -> tuple[int, int]:
+    width, sep, height = text.lower().partition("x")
+    if not sep or not width.isdigit() or not height.isdigit():
+        raise ConfigError(f"--size takes WIDTHxHEIGHT (e.g. 320x240), got {text!r}")
+    return int(width), int(height)
+
+
+@app.command()
+def collect(
+    out: Annotated[Path, typer.Option(help="the data folder (tar shards + manifest.json)")],
+    suite: Annotated[str | None, typer.Option(help="a suite of envs (default ui)")] = None,
+    env: Annotated[
+        list[str] | None, typer.Option(help="env ids instead of a suite (repeat or a,b,c)")
+    ] = None,
+    episodes: Annotated[int, typer.Option(min=1, help="oracle episodes per env")] = 100,
+    seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 100_000,
+    noise: Annotated[float, typer.Option(help="chance a step clicks at random (recovery)")] = 0.1,
+    size: Annotated[
+        list[str] | None, typer.Option(help="screen sizes WxH to draw from (repeat)")
+    ] = None,
+    env_arg: Annotated[
+        list[str] | None, typer.Option(help="KEY=VALUE passed to gym.make (repeat)")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace a data set in --out")] = False,
+) -> None:
+    """Roll out the oracle experts and write training examples (image, prompt, action)."""
+    from agent_sdk.collect import CollectConfig
+    from agent_sdk.collect import collect as run_collect
+    from agent_sdk.evaluate import resolve_env_ids
+
+    console = Console()
+    try:
+        config = CollectConfig(
+            env_ids=resolve_env_ids(suite, env or ()), episodes=episodes, seed=seed,
+            noise=noise, sizes=tuple(_size(s) for s in size or ()),
+            env_kwargs=_env_kwargs(env_arg or ()),
+        )  # fmt: skip
+        bar = Progress(
+            TextColumn("collect"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.fields[examples]} examples, {task.fields[ok]} ok"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+        )  # fmt: skip
+        with bar:
+            task = bar.add_task("collect", total=len(config.env_ids) * episodes, examples=0, ok=0)
+
+            def advance(env_id: str, success: bool, n: int) -> None:
+                fields = bar.tasks[task].fields
+                bar.update(task, advance=1, examples=fields["examples"] + n,
+                           ok=fields["ok"] + success)  # fmt: skip
+
+            manifest = run_collect(config, out, overwrite=overwrite, progress=advance)
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    episodes_ok = sum(v["successes"] for v in manifest["per_env"].values())
+    console.print(
+        f"wrote {manifest['examples']} examples in {len(manifest['shards'])} shards to {out} "
+        f"(oracle success {episodes_ok}/{len(config.env_ids) * episodes}, hash {manifest['hash']})"
+    )
+
+
+@app.command()
+def train(
+    out: Annotated[Path, typer.Option(help="the checkpoint folder (loadable at every save)")],
+    data: Annotated[list[Path], typer.Option(help="data folders from `agent-sdk collect`")],
+    config: Annotated[str, typer.Option(help="model size: tiny, small or base")] = "small",
+    init: Annotated[Path | None, typer.Option(help="fine-tune this FastVLM folder instead")] = None,
+    lora: Annotated[int, typer.Option(min=0, help="LoRA rank with --init (0: full)")] = 0,
+    steps: Annotated[int, typer.Option(min=1)] = 2000,
+    batch_size: Annotated[int, typer.Option(min=1)] = 32,
+    lr: Annotated[float, typer.Option(help="peak learning rate")] = 1e-3,
+    warmup: Annotated[int, typer.Option(min=0)] = 100,
+    seed: Annotated[int, typer.Option()] = 0,
+    precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
+    channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
+    threads: Annotated[
+        int | None, typer.Option(min=1, help="CPU threads (1 on a busy machine)")
+    ] = None,
+    save_every: Annotated[int, typer.Option(min=1)] = 200,
+    eval_every: Annotated[int, typer.Option(min=0, help="steps between evals (0: at the end)")] = 0,
+    eval_episodes: Annotated[int, typer.Option(min=0, help="per env; 0: no eval")] = 2,
+    eval_suite: Annotated[str, typer.Option(help="suite evaluated during training")] = "ui",
+    resume: Annotated[bool, typer.Option(help="continue the run in --out")] = False,
+) -> None:
+    """Train (or fine-tune) a FastVLM on collected examples; resumable, evaluated as it goes."""
+    from agent_sdk.train import TrainConfig
+    from agent_sdk.train import train as run_train
+
+    console = Console()
+    try:
+        cfg = TrainConfig(
+            data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
+            lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
+            precision=precision, channels_last=channels_last, device=device,  # type: ignore[arg-type]
+            threads=threads,
+            save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
+            eval_suite=eval_suite,
+        )  # fmt: skip
+        bar = Progress(
+            TextColumn("train"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.3f} acc {task.fields[acc]:.2f} "
+                       "{task.fields[rate]:.1f} samples/s {task.fields[ev]}"),
+            TimeElapsedColumn(), TimeRemainingColumn(), console=console,
+        )  # fmt: skip
+        with bar:
+            task = bar.add_task("train", total=steps, loss=float("nan"), acc=0.0, rate=0.0, ev="")
+
+            def show(p: Any) -> None:
+                ev = (
+                    f"eval {p.evals[-1]['success_rate']:.0%}@{p.evals[-1]['step']}"
+                    if p.evals
+                    else ""
+                )
+                bar.update(task, completed=p.step, loss=p.loss, acc=p.accuracy,
+                           rate=p.samples_per_s, ev=ev)  # fmt: skip
+
+            record = run_train(cfg, out, resume=resume, progress=show)
+    except KeyboardInterrupt:
+        console.print(f"interrupted; the last save is in {out}: add --resume to go on")
+        raise typer.Exit(code=130) from None
+    except SDK_ERRORS as err:
+        raise _fail(err) from err
+    last = record["loss_curve"][-1] if record["loss_curve"] else None
+    evals = record["evals"][-1]["success_rate"] if record["evals"] else None
+    console.print(
+        f"{record['steps_done']} steps, loss {last[1]:.3f} " if last else "",
+        f"eval success {evals:.1%}; " if evals is not None else "",
+        f"saved {out} (run record {out / 'run.json'})",
+        sep="",
+    )
 
 
 def main() -> None:

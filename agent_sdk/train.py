@@ -1,0 +1,544 @@
+"""Train a FastVLM on collected demonstrations, on the CPU or CUDA, resumably.
+
+Usage::
+
+    agent-sdk collect --suite ui --episodes 200 --out data/ui
+    agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
+    agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
+    agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
+    agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
+
+The model is transformers' ``FastVlmForConditionalGeneration``: a narrow timm ``fastvit_mci3``
+(FastViTHD's five stages, the last two attention, re-parameterised form), the two-layer GELU
+projector and a small Qwen2, with a byte-level BPE tokenizer trained on the data's own prompts
+and answers (Qwen2's chat special tokens; digits one token each; pieces may span spaces, so the
+fixed parts of the prompt cost a few tokens). ``--init DIR`` fine-tunes a real checkpoint with
+its own tokenizer instead, fully or with LoRA (``pip install peft``).
+
+Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens spliced in at
+``<image>``, tokenised in the two pieces the backend tokenises, then the answer and
+``<|im_end|>``; the loss covers the answer tokens and the stop token only.
+
+``OUT`` is at all times a checkpoint folder that ``perception.load_vlm`` loads (written with
+``save_fastvlm_checkpoint``) plus ``train_state/state.pt`` (optimizer, scheduler, step, RNG,
+data position) and ``run.json`` (config, data hashes, loss curve, evaluations, throughput).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import FastVlmConfig, FastVlmForConditionalGeneration, PreTrainedTokenizerFast
+
+from agent_sdk.collect import Example, read_examples, read_manifest
+from agent_sdk.errors import ConfigError
+from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
+from perception.preprocess import preprocess
+from perception.prompts import chat_prompt, split_on_image
+from perception.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
+from perception.torch_backend import pick_device
+
+log = logging.getLogger(__name__)
+
+STATE = "train_state/state.pt"
+RUN_RECORD = "run.json"
+IGNORE = -100
+
+
+# -- model sizes ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ModelSize:
+    """A FastVLM shrunk: timm ``fastvit_mci3`` stages, a Qwen2, a tokenizer size."""
+
+    image_size: int  # a multiple of 64; (image_size / 64) ** 2 image tokens
+    vision_layers: tuple[int, int, int, int, int]  # blocks per stage (FastViTHD: 2, 12, 24, 4, 2)
+    vision_dims: tuple[int, int, int, int, int]  # channels; the last two divisible by 32 (heads)
+    text_hidden: int
+    text_layers: int
+    text_heads: int
+    text_kv_heads: int
+    text_intermediate: int
+    vocab_size: int = 1024  # tokens the BPE learns, chat specials included
+
+
+SIZES: dict[str, ModelSize] = {
+    "tiny": ModelSize(128, (1, 1, 1, 1, 1), (8, 16, 32, 64, 128), 64, 2, 4, 2, 128, 512),
+    "small": ModelSize(256, (1, 1, 2, 1, 1), (16, 32, 64, 128, 256), 256, 4, 4, 2, 768),
+    "base": ModelSize(256, (1, 2, 4, 2, 1), (24, 48, 96, 192, 384), 384, 6, 6, 2, 1152),
+}
+"""Named sizes: ``tiny`` for tests, ``small`` trains on two CPU cores in about two hours."""
+
+
+def model_config(size: ModelSize, tokenizer: PreTrainedTokenizerFast) -> FastVlmConfig:
+    """The ``fast_vlm`` config of ``size`` for ``tokenizer`` (``<image>`` gets the next id)."""
+    if size.image_size <= 0 or size.image_size % 64:
+        raise ConfigError(f"image_size must be a positive multiple of 64, got {size.image_size}")
+    image_id = len(tokenizer)
+    vocab = tokenizer.get_vocab()
+    return FastVlmConfig(
+        vision_config={
+            "model_type": "timm_wrapper", "architecture": "fastvit_mci3", "global_pool": "avg",
+            "hidden_size": size.vision_dims[-1] * 2,  # final_conv doubles the channels
+            "model_args": {"inference_mode": True, "layers": list(size.vision_layers),
+                           "embed_dims": list(size.vision_dims)},
+        },
+        text_config={
+            "model_type": "qwen2", "vocab_size": 64 * math.ceil((image_id + 1) / 64),
+            "hidden_size": size.text_hidden, "intermediate_size": size.text_intermediate,
+            "num_hidden_layers": size.text_layers, "num_attention_heads": size.text_heads,
+            "num_key_value_heads": size.text_kv_heads, "max_position_embeddings": 2048,
+            "rope_theta": 1_000_000.0, "tie_word_embeddings": True,
+            "bos_token_id": vocab["<|endoftext|>"], "eos_token_id": vocab["<|im_end|>"],
+        },
+        image_token_index=image_id,
+        image_seq_length=(size.image_size // 64) ** 2,
+        tie_word_embeddings=True,
+    )  # fmt: skip
+
+
+# -- tokenizer ------------------------------------------------------------------------------------
+_SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, "<image>")))
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
+    """A byte-level BPE trained on ``texts`` with Qwen2's chat special tokens (last ids) and
+    chat template. Digits and newlines are pieces of their own; other merges may span spaces."""
+    bpe = Tokenizer(models.BPE())
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(r"\d|\n"), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])  # fmt: skip
+    bpe.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size - len(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    bpe.train_from_iterator((p for t in texts for p in _SPECIAL.split(t) if p), trainer=trainer)
+    bpe.add_special_tokens(list(SPECIAL_TOKENS))
+    return PreTrainedTokenizerFast(
+        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        chat_template=CHAT_TEMPLATE,
+    )  # fmt: skip
+
+
+# -- tokenised data in memory ---------------------------------------------------------------------
+@dataclass
+class Dataset:
+    """Examples as tensors: pixels (uint8, the model's input size) and token ids with the
+    number of prompt tokens of each (the rest is the answer and the stop token)."""
+
+    pixels: torch.Tensor  # N x 3 x S x S uint8
+    ids: list[torch.Tensor]
+    prompt_lens: list[int]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def encode_example(
+    tokenizer: PreTrainedTokenizerFast, prompt: str, answer: str, image_id: int, image_tokens: int,
+    cache: dict[str, list[int]] | None = None,
+) -> tuple[list[int], int]:  # fmt: skip
+    """Token ids of one example as the backend builds them (text, image, text), then the
+    answer and ``<|im_end|>``; and how many of them are the prompt."""
+
+    def tokens(text: str) -> list[int]:
+        if cache is None:
+            return tokenizer(text, add_special_tokens=False).input_ids
+        if text not in cache:
+            cache[text] = tokenizer(text, add_special_tokens=False).input_ids
+        return cache[text]
+
+    before, after = split_on_image(chat_prompt(prompt))
+    head = [*tokens(before), *[image_id] * image_tokens, *tokens(after)]
+    return [*head, *tokens(answer), tokenizer.convert_tokens_to_ids("<|im_end|>")], len(head)
+
+
+def label_mask(
+    ids: torch.Tensor, prompt_lens: Sequence[int], lengths: Sequence[int]
+) -> torch.Tensor:
+    """``B x L`` bool: the positions whose token is learnt (answer and stop token)."""
+    pos = torch.arange(ids.shape[1])[None]
+    starts = torch.tensor(prompt_lens)[:, None]
+    return (pos >= starts) & (pos < torch.tensor(lengths)[:, None])
+
+
+def build_dataset(
+    examples: Sequence[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
+    image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
+    std: Sequence[float] = (1.0,) * 3,
+) -> Dataset:  # fmt: skip
+    """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once."""
+    pixels = torch.empty(len(examples), 3, image_size, image_size, dtype=torch.uint8)
+    m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
+    for start in range(0, len(examples), 256):
+        chunk = [ex.image for ex in examples[start : start + 256]]
+        raw = preprocess(chunk, image_size, mean, std) * s + m  # back to [0, 1]
+        pixels[start : start + len(chunk)] = torch.from_numpy(np.rint(raw * 255).astype(np.uint8))
+    cache: dict[str, list[int]] = {}
+    ids, lens = [], []
+    for ex in examples:
+        seq, n = encode_example(tokenizer, ex.prompt, ex.target, image_id, image_tokens, cache)
+        ids.append(torch.tensor(seq))
+        lens.append(n)
+    return Dataset(pixels, ids, lens)
+
+
+def collate(data: Dataset, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+    """A right-padded batch: pixels, ids, attention mask and the label mask."""
+    seqs = [data.ids[i] for i in index]
+    lengths = [len(s) for s in seqs]
+    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
+    for row, seq in enumerate(seqs):
+        ids[row, : len(seq)] = seq
+    mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
+    labels = label_mask(ids, [data.prompt_lens[i] for i in index], lengths)
+    return {"pixels": data.pixels[list(index)], "ids": ids, "mask": mask, "labels": labels}
+
+
+# -- the loss -------------------------------------------------------------------------------------
+def answer_loss(
+    model: FastVlmForConditionalGeneration, batch: dict[str, torch.Tensor],
+    mean: Sequence[float] = (0.0,) * 3, std: Sequence[float] = (1.0,) * 3,
+    channels_last: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """Mean cross-entropy over the answer tokens, and the fraction predicted right."""
+    dev = next(model.parameters()).device
+    m = torch.tensor(mean, device=dev)[:, None, None]
+    s = torch.tensor(std, device=dev)[:, None, None]
+    pixels = (batch["pixels"].to(dev).float() / 255 - m) / s
+    if channels_last:
+        pixels = pixels.contiguous(memory_format=torch.channels_last)
+    ids, mask, labels = batch["ids"].to(dev), batch["mask"].to(dev), batch["labels"].to(dev)
+    image = ids == model.config.image_token_id
+    feats = model.model.get_image_features(pixel_values=pixels).pooler_output
+    embeds = model.get_input_embeddings()(torch.where(image, 0, ids))
+    embeds = embeds.masked_scatter(image[..., None], feats.to(embeds.dtype))
+    hidden = model.model.language_model(
+        inputs_embeds=embeds, attention_mask=mask.long()
+    ).last_hidden_state
+    predict = labels[:, 1:]  # the state at t predicts token t + 1
+    logits = model.lm_head(hidden[:, :-1][predict]).float()
+    target = ids[:, 1:][predict]
+    loss = torch.nn.functional.cross_entropy(logits, target)
+    return loss, (logits.argmax(-1) == target).float().mean()
+
+
+# -- the run --------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run; ``OUT/run.json`` records it."""
+
+    data: tuple[str, ...]  # data folders written by `agent-sdk collect`
+    size: str = "small"  # a name of SIZES (ignored with ``init``)
+    init: str | None = None  # fine-tune this checkpoint folder instead of a new model
+    lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
+    steps: int = 2000
+    batch_size: int = 32
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.1  # the cosine ends at lr * min_lr_ratio
+    warmup: int = 100  # linear warm-up steps
+    weight_decay: float = 0.05
+    grad_clip: float = 1.0
+    seed: int = 0
+    precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
+    channels_last: bool = False  # the vision tower's memory format
+    device: str = "auto"
+    threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
+    save_every: int = 200
+    eval_every: int = 0  # 0: evaluate only at the end (when eval_episodes > 0)
+    eval_episodes: int = 2  # per env, seeds 0 .. (held out: collect starts at 100000)
+    eval_suite: str = "ui"
+    eval_envs: tuple[str, ...] = ()  # env ids instead of the suite
+    log_every: int = 10
+    max_examples: int | None = None  # use the first N examples only
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data", tuple(str(d) for d in self.data))
+        object.__setattr__(self, "eval_envs", tuple(self.eval_envs))
+        if not self.data:
+            raise ConfigError("data is empty: give at least one --data folder")
+        if self.init is None and self.size not in SIZES:
+            raise ConfigError(f"unknown size {self.size!r}; known: {', '.join(SIZES)}")
+        if self.lora_rank and self.init is None:
+            raise ConfigError("LoRA (--lora) fine-tunes a checkpoint: give --init DIR")
+        for name in ("steps", "batch_size", "save_every", "log_every"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.precision not in ("auto", "fp32", "bf16"):
+            raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+
+
+@dataclass
+class Progress:
+    """What the loop reports after each logged step."""
+
+    step: int
+    steps: int
+    loss: float
+    accuracy: float
+    samples_per_s: float
+    lr: float
+    evals: list[dict[str, Any]] = field(default_factory=list)
+
+
+def lr_factor(step: int, warmup: int, steps: int, floor: float) -> float:
+    """Linear warm-up to 1, then a cosine down to ``floor``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    t = min(1.0, (step - warmup) / max(1, steps - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def _apply_lora(model: FastVlmForConditionalGeneration, rank: int) -> None:
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError as err:
+        raise ConfigError(
+            "LoRA needs peft: pip install peft (or train fully: drop --lora)"
+        ) from err
+    for p in model.parameters():
+        p.requires_grad_(False)
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    lora = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets, lora_dropout=0.0)
+    model.model.language_model = get_peft_model(model.model.language_model, lora)
+    for p in model.model.multi_modal_projector.parameters():
+        p.requires_grad_(True)
+
+
+def _state_for_saving(
+    model: FastVlmForConditionalGeneration, lora: bool
+) -> dict[str, torch.Tensor]:
+    """The plain ``fast_vlm`` state dict (LoRA merged into a copy)."""
+    if not lora:
+        return {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    import copy
+
+    merged = copy.deepcopy(model)
+    merged.model.language_model = merged.model.language_model.merge_and_unload()
+    return {k: v.detach().cpu() for k, v in merged.state_dict().items()}
+
+
+class Trainer:
+    """Builds the model, tokenizer, data and optimizer of a config, runs steps, saves, resumes."""
+
+    def __init__(self, config: TrainConfig, out: str | Path, *, resume: bool = False) -> None:
+        self.config, self.out = config, Path(out)
+        state_path = self.out / STATE
+        if resume and not state_path.is_file():
+            raise ConfigError(f"nothing to resume in {self.out}: no {STATE} (drop --resume)")
+        if not resume and (state_path.is_file() or (self.out / RUN_RECORD).is_file()):
+            raise ConfigError(f"{self.out} holds a run: pass --resume to go on, or another --out")
+        self.device = pick_device(config.device)
+        if config.threads is not None:
+            torch.set_num_threads(config.threads)
+        torch.manual_seed(config.seed)
+        examples = [ex for folder in config.data for ex in read_examples(folder)]
+        examples = examples[: config.max_examples] if config.max_examples else examples
+        if not examples:
+            raise ConfigError(f"no examples in {', '.join(config.data)}")
+        self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
+        self.record: dict[str, Any] = {"loss_curve": [], "evals": [], "resumed_at": []}
+        self.model, self.tokenizer, self.mean, self.std = self._model(examples, resume)
+        if config.lora_rank:
+            _apply_lora(self.model, config.lora_rank)
+        self.model.to(self.device).train()
+        if config.channels_last:
+            self.model.model.vision_tower.to(memory_format=torch.channels_last)
+        image_size = self._image_size()
+        tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
+            "reduction"]) ** 2  # fmt: skip
+        self.data = build_dataset(examples, self.tokenizer, self.model.config.image_token_id,
+                                  image_size, tokens, self.mean, self.std)  # fmt: skip
+        self.optimizer, self.scheduler = self._optimizer()
+        self.step, self.epoch, self.index = 0, 0, 0
+        if resume:
+            self._load_state(state_path)
+        bf16 = config.precision == "bf16" or (
+            config.precision == "auto" and self.device.type == "cuda"
+        )
+        self.autocast = (
+            torch.autocast(self.device.type, dtype=torch.bfloat16)
+            if bf16 else contextlib.nullcontext()
+        )  # fmt: skip
+
+    # -- building ---------------------------------------------------------------------------------
+    def _model(self, examples: Sequence[Example], resume: bool) -> tuple[Any, Any, Any, Any]:
+        config = self.config
+        source = self.out if resume and not config.lora_rank else config.init
+        if source is not None:
+            model, info = load_fastvlm_torch(source, dtype=torch.float32)
+            if resume and config.lora_rank:
+                log.info("LoRA resume: base weights from %s, adapters from the state", source)
+            return model, load_tokenizer(source), info.image_mean, info.image_std
+        size = SIZES[config.size]
+        texts = (chat_prompt(p) + t for p, t in {(ex.prompt, ex.target) for ex in examples})
+        tokenizer = train_tokenizer(sorted(texts), size.vocab_size)
+        return (FastVlmForConditionalGeneration(model_config(size, tokenizer)), tokenizer,
+                (0.0,) * 3, (1.0,) * 3)  # fmt: skip
+
+    def _image_size(self) -> int:
+        return int(math.isqrt(self.model.config.image_seq_length) * 64)
+
+    def _optimizer(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+        c = self.config
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]  # fmt: skip
+        optimizer = torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.95))
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda s: lr_factor(s, c.warmup, c.steps, c.min_lr_ratio)
+        )
+        return optimizer, scheduler
+
+    # -- steps ------------------------------------------------------------------------------------
+    def next_batch(self) -> list[int]:
+        """The next batch's example indices: a fresh permutation per epoch, from the seed."""
+        n, picked = len(self.data), []
+        while len(picked) < self.config.batch_size:
+            order = torch.randperm(
+                n, generator=torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
+            )
+            take = order[self.index : self.index + self.config.batch_size - len(picked)].tolist()
+            picked += take
+            self.index += len(take)
+            if self.index >= n:
+                self.epoch, self.index = self.epoch + 1, 0
+        return picked
+
+    def train_step(self) -> tuple[float, float]:
+        """One optimizer step; returns the loss and the answer-token accuracy."""
+        batch = collate(self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0))
+        with self.autocast:
+            loss, acc = answer_loss(self.model, batch, self.mean, self.std,
+                                    self.config.channels_last)  # fmt: skip
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach()), float(acc)
+
+    # -- saving -----------------------------------------------------------------------------------
+    def save(self) -> None:
+        """Write the checkpoint folder, then the resumable state, then the run record."""
+        state = _state_for_saving(self.model, bool(self.config.lora_rank))
+        save_fastvlm_checkpoint(self.out, state, self.model.config, tokenizer=self.tokenizer,
+                                overwrite=True)  # fmt: skip
+        trainable = {n: p.detach().cpu() for n, p in self.model.named_parameters()
+                     if p.requires_grad} if self.config.lora_rank else {}  # fmt: skip
+        payload = {
+            "step": self.step, "epoch": self.epoch, "index": self.index,
+            "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+            "rng": torch.get_rng_state(), "trainable": trainable,
+        }  # fmt: skip
+        path = self.out / STATE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(payload, path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
+        self.write_record()
+
+    def _load_state(self, path: Path) -> None:
+        payload = torch.load(path, weights_only=True, map_location="cpu")
+        if payload["trainable"]:
+            self.model.load_state_dict(payload["trainable"], strict=False)
+        self.optimizer.load_state_dict(payload["optimizer"])
+        self.scheduler.load_state_dict(payload["scheduler"])
+        torch.set_rng_state(payload["rng"])
+        self.step, self.epoch, self.index = payload["step"], payload["epoch"], payload["index"]
+        record_path = self.out / RUN_RECORD
+        if record_path.is_file():
+            old = json.loads(record_path.read_text())
+            self.record = {k: old.get(k, []) for k in ("loss_curve", "evals", "resumed_at")}
+        self.record["loss_curve"] = [r for r in self.record["loss_curve"] if r[0] <= self.step]
+        self.record["resumed_at"].append(self.step)
+
+    def write_record(self) -> None:
+        params = sum(p.numel() for p in self.model.parameters())
+        record = {
+            "config": asdict(self.config), "data_manifests": self.manifests,
+            "model": {"parameters": params, "image_size": self._image_size(),
+                      "config": self.model.config.to_dict()},
+            "tokenizer_size": len(self.tokenizer), "examples": len(self.data),
+            "device": str(self.device), "steps_done": self.step, **self.record,
+        }  # fmt: skip
+        tmp = self.out / (RUN_RECORD + ".tmp")
+        tmp.write_text(json.dumps(record, indent=1, default=str) + "\n")
+        tmp.replace(self.out / RUN_RECORD)
+
+    def evaluate(self) -> dict[str, Any]:
+        """Evaluate the saved checkpoint with VLMPolicy on held-out seeds (the real harness)."""
+        from agent_sdk.evaluate import EvalConfig, evaluate, resolve_env_ids, summarize
+
+        c = self.config
+
+        eval_config = EvalConfig(
+            env_ids=resolve_env_ids(None if c.eval_envs else c.eval_suite, c.eval_envs),
+            policy="vlm", model=str(self.out),
+            episodes=c.eval_episodes, seed=0, save_trajectories=0,
+            suite=None if c.eval_envs else c.eval_suite,
+        )  # fmt: skip
+        folder = self.out / "evals" / f"step_{self.step:06d}"
+        rows = summarize(evaluate(eval_config, folder, resume=True), eval_config.env_ids)
+        result = {"step": self.step, "success_rate": rows[-1].success_rate,
+                  "per_env": {r.env_id: r.success_rate for r in rows[:-1]}}  # fmt: skip
+        self.record["evals"].append(result)
+        return result
+
+
+def train(
+    config: TrainConfig, out: str | Path, *, resume: bool = False,
+    progress: Callable[[Progress], None] | None = None, until: int | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Run (or resume) a training run into ``out``; returns its run record. ``until`` stops
+    after that step (saved), as an interruption would."""
+    trainer = Trainer(config, out, resume=resume)
+    trainer.out.mkdir(parents=True, exist_ok=True)
+    window: list[tuple[float, float]] = []
+    start = time.perf_counter()
+    last = config.steps if until is None else min(until, config.steps)
+    while trainer.step < last:
+        window.append(trainer.train_step())
+        step = trainer.step
+        if step % config.log_every == 0 or step == config.steps:
+            elapsed = time.perf_counter() - start
+            loss, acc = (float(np.mean(v)) for v in zip(*window, strict=True))
+            rate = len(window) * config.batch_size / elapsed
+            lr = trainer.scheduler.get_last_lr()[0]
+            trainer.record["loss_curve"].append([step, loss, acc, lr, rate])
+            if progress is not None:
+                progress(Progress(step, config.steps, loss, acc, rate, lr, trainer.record["evals"]))
+            window, start = [], time.perf_counter()
+        evaluate_now = config.eval_episodes > 0 and (
+            (config.eval_every and step % config.eval_every == 0) or step == config.steps
+        )
+        if step % config.save_every == 0 or step in (config.steps, last) or evaluate_now:
+            trainer.save()
+        if evaluate_now:
+            trainer.model.eval()
+            trainer.evaluate()
+            trainer.model.train()
+            trainer.write_record()
+            start = time.perf_counter()  # evaluation time is not training throughput
+    if trainer.step == 0 or not (trainer.out / STATE).is_file():
+        trainer.save()
+    return json.loads((trainer.out / RUN_RECORD).read_text())
+
+
+def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:
+    """``config`` with some fields changed (None values are ignored)."""
+    return replace(config, **{k: v for k, v in changes.items() if v is not None})

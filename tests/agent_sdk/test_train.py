@@ -1,0 +1,175 @@
+"""Collecting demonstrations and training a FastVLM on them (tiny sizes, a handful of examples)."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from actions.parse import parse_action
+from agent_sdk.collect import CollectConfig, collect, read_examples
+from agent_sdk.errors import ConfigError
+from agent_sdk.evaluate import read_episodes
+from agent_sdk.prompting import step_prompt
+from agent_sdk.train import (
+    SIZES,
+    TrainConfig,
+    Trainer,
+    collate,
+    encode_example,
+    lr_factor,
+    train,
+    train_tokenizer,
+)
+from perception import load_vlm
+from perception.prompts import chat_prompt
+
+ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread: tiny models gain nothing from more, and a busy machine's spinning
+    OpenMP threads make each step up to 50x slower."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    collect(CollectConfig(env_ids=ENVS, episodes=3, noise=0.3, shard_size=4), out)
+    return out
+
+
+def _config(data: Path, **changes: object) -> TrainConfig:
+    base = dict(data=(str(data),), size="tiny", steps=4, batch_size=4, lr=3e-3, warmup=1,
+                save_every=100, log_every=1, eval_episodes=0)  # fmt: skip
+    return TrainConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+# -- collecting -----------------------------------------------------------------------------------
+def test_collect_is_deterministic_by_seed(data: Path, tmp_path: Path) -> None:
+    manifest = json.loads((data / "manifest.json").read_text())
+    again = collect(
+        CollectConfig(env_ids=ENVS, episodes=3, noise=0.3, shard_size=4), tmp_path / "a"
+    )
+    assert again["hash"] == manifest["hash"]
+    for shard in manifest["shards"]:
+        assert (tmp_path / "a" / shard["name"]).read_bytes() == (data / shard["name"]).read_bytes()
+    other = collect(CollectConfig(env_ids=ENVS, episodes=3, seed=7, shard_size=4), tmp_path / "b")
+    assert other["hash"] != manifest["hash"]
+    assert manifest["examples"] == sum(s["examples"] for s in manifest["shards"])
+    assert manifest["examples"] == sum(v["examples"] for v in manifest["per_env"].values())
+    assert len(manifest["shards"]) == -(-manifest["examples"] // 4)
+    assert all(v["episodes"] == 3 for v in manifest["per_env"].values())
+
+
+def test_examples_use_the_policy_prompt_and_action_text(data: Path) -> None:
+    examples = list(read_examples(data))
+    assert len(examples) == json.loads((data / "manifest.json").read_text())["examples"]
+    for ex in examples:
+        assert ex.prompt == step_prompt(ex.instruction, ex.history)
+        assert parse_action(ex.target).to_text() == ex.target
+        assert ex.image.dtype == np.uint8 and ex.image.ndim == 3 and ex.image.shape[2] == 3
+    typed = [ex for ex in examples if ex.env_id == ENVS[1] and ex.step > 0]
+    assert typed and all(len(ex.history) == ex.step for ex in typed)
+
+
+def test_collect_refuses_to_overwrite(data: Path) -> None:
+    with pytest.raises(ConfigError, match="already holds"):
+        collect(CollectConfig(env_ids=ENVS, episodes=1), data)
+
+
+# -- tokenizer and labels -------------------------------------------------------------------------
+def test_tokenizer_has_chat_tokens_and_round_trips(data: Path) -> None:
+    examples = list(read_examples(data))
+    tok = train_tokenizer([chat_prompt(ex.prompt) + ex.target for ex in examples], 400)
+    vocab = tok.get_vocab()
+    n = len(tok)
+    assert [vocab[t] for t in ("<|endoftext|>", "<|im_start|>", "<|im_end|>")] == [
+        n - 3,
+        n - 2,
+        n - 1,
+    ]
+    assert tok.eos_token == "<|im_end|>" and tok.pad_token == "<|endoftext|>"
+    for text in (chat_prompt(examples[0].prompt), "click(512, 300)", "Ünïcode ✓ 0-1000\n\ttab"):
+        assert tok.decode(tok(text, add_special_tokens=False).input_ids) == text
+    assert tok.tokenize("click(512, 300)")[1:4] == ["5", "1", "2"]  # digits one by one
+    assert tok(chat_prompt("x"), add_special_tokens=False).input_ids.count(vocab["<|im_end|>"]) == 2
+    rendered = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
+    assert rendered.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+
+
+def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
+    examples = list(read_examples(data))[:3]
+    tok = train_tokenizer([chat_prompt(ex.prompt) + ex.target for ex in examples], 400)
+    image_id = len(tok)
+    seqs = [encode_example(tok, ex.prompt, ex.target, image_id, 4) for ex in examples]
+    from agent_sdk.train import Dataset
+
+    ds = Dataset(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), [torch.tensor(s) for s, _ in seqs],
+                 [n for _, n in seqs])  # fmt: skip
+    batch = collate(ds, [0, 1, 2], tok.pad_token_id)
+    for row, ex in enumerate(examples):
+        labelled = batch["ids"][row][batch["labels"][row]].tolist()
+        assert tok.decode(labelled) == ex.target + "<|im_end|>"
+        prompt_ids = batch["ids"][row][: seqs[row][1]].tolist()
+        assert prompt_ids.count(image_id) == 4
+        assert not batch["labels"][row][~batch["mask"][row]].any()  # padding never learnt
+
+
+def test_schedule_warms_up_then_decays() -> None:
+    factors = [lr_factor(s, 10, 100, 0.1) for s in range(100)]
+    assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
+    assert factors[10] == pytest.approx(1.0) and factors[-1] == pytest.approx(0.1, abs=1e-3)
+    assert all(a >= b for a, b in itertools.pairwise(factors[10:]))
+
+
+# -- training -------------------------------------------------------------------------------------
+def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, steps=40, max_examples=4, lr=1e-2, warmup=2), tmp_path)
+    losses = [trainer.train_step()[0] for _ in range(40)]
+    assert sum(losses[-5:]) / 5 < 0.3 * sum(losses[:3]) / 3
+
+
+def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
+    straight = train(_config(data, steps=4, save_every=4), tmp_path / "a")
+    train(_config(data, steps=4, save_every=2), tmp_path / "b", until=2)
+    resumed = train(_config(data, steps=4, save_every=2), tmp_path / "b", resume=True)
+    a, b = (
+        load_file(tmp_path / "a" / "model.safetensors"),
+        load_file(tmp_path / "b" / "model.safetensors"),
+    )
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    assert resumed["steps_done"] == straight["steps_done"] == 4
+    assert resumed["resumed_at"] == [2]
+    assert [r[0] for r in resumed["loss_curve"]] == [1, 2, 3, 4]
+    torch.testing.assert_close(resumed["loss_curve"][-1][1], straight["loss_curve"][-1][1])
+    with pytest.raises(ConfigError, match="--resume"):
+        train(_config(data), tmp_path / "a")
+
+
+def test_checkpoint_loads_generates_and_is_evaluated(data: Path, tmp_path: Path) -> None:
+    record = train(_config(data, steps=2, eval_episodes=1, eval_envs=(ENVS[0],)), tmp_path / "ck")
+    assert record["evals"] and record["evals"][0]["step"] == 2
+    assert record["data_manifests"] == {
+        str(data): json.loads((data / "manifest.json").read_text())["hash"]
+    }
+    episodes = read_episodes(tmp_path / "ck" / "evals" / "step_000002" / "episodes.jsonl")
+    assert [(e.env_id, e.seed, e.policy) for e in episodes] == [(ENVS[0], 0, "vlm")]
+    vlm = load_vlm(tmp_path / "ck", device="cpu")
+    assert vlm.image_size == SIZES["tiny"].image_size and vlm.num_image_tokens == 4
+    ex = next(iter(read_examples(data)))
+    gen = vlm.generate(ex.image, ex.prompt, max_new_tokens=5)
+    assert gen.timings.num_prompt_tokens > 4 and len(gen.token_ids) <= 5
