@@ -107,7 +107,11 @@ class SceneRenderer:
         rgb = np.empty((self.height, self.width, 3), np.uint8)
         zbuf = np.empty((self.height, self.width), np.float32)
         mujoco.mjr_readPixels(rgb, zbuf, self._rect, self._context)
-        return np.ascontiguousarray(rgb[::-1]), self._linear_depth(zbuf[::-1])
+        depth = self._linear_depth(zbuf[::-1])
+        if not np.isfinite(depth).all() or depth.min() <= 0 or depth.min() == depth.max():
+            # a freed or lost GL context renders without an error, but a blank frame
+            raise RuntimeError("the GL context returned a blank frame (lost or freed)")
+        return np.ascontiguousarray(rgb[::-1]), depth
 
     def scene_camera(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """MuJoCo's own ``(position, forward, up)`` of the last render (for checks)."""

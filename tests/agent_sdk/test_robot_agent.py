@@ -5,6 +5,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from agent_fakes import TIMINGS, Verdict
+from needs import mujoco_missing, need
 from typer.testing import CliRunner
 
 import envs  # noqa: F401  (registers the robot ids)
@@ -20,8 +22,6 @@ from agent_sdk.prompting import ROBOT_FORMAT
 from agent_sdk.records import StepRecord
 from agent_sdk.robot import RobotEnvironment
 from perception.base import Generation
-from tests.agent_sdk.agent_fakes import TIMINGS, Verdict
-from tests.needs import mujoco_missing, need
 
 pytestmark = pytest.mark.mujoco
 SIZE = 128

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 
@@ -11,7 +10,7 @@ import numpy as np
 import pytest
 from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
-from needs import need
+from needs import mujoco_missing, need
 
 import envs
 from actions.motor import back_project, project
@@ -28,17 +27,6 @@ pytestmark = pytest.mark.mujoco
 SIZE = 128  # small frames keep the file fast; the geometry does not depend on the size
 TABLE_TOP_Z = 0.4  # the table's top face (gymnasium-robotics fetch xml: pos z 0.2, half-size 0.2)
 TARGET_RADIUS = 0.02  # the red target site's sphere
-
-
-def mujoco_missing() -> str | None:
-    for module in ("mujoco", "gymnasium_robotics"):
-        if importlib.util.find_spec(module) is None:
-            return f'{module} is not installed: pip install -e ".[robot]"'
-    try:
-        gl.select_backend()
-    except EnvError as err:
-        return str(err)
-    return None
 
 
 @pytest.fixture(autouse=True)

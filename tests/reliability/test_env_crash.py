@@ -1,5 +1,6 @@
-"""A browser killed in the middle of an evaluation: the episode is recorded with its error, the
-env is rebuilt, the run goes on, and the summary counts the error apart from the failures."""
+"""A browser killed, or a MuJoCo renderer lost, in the middle of an evaluation: the episode is
+recorded with its error, the env is rebuilt, the run goes on, and the summary counts the error
+apart from the failures."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from typing import Any
 
 import gymnasium as gym
 import pytest
-from needs import chromium_missing, need
+from needs import chromium_missing, mujoco_missing, need
 
 from agent_sdk.evaluate import EvalConfig, evaluate, summarize
 
 ENV_ID = "test/miniwob-killed-v0"
+ROBOT_ID = "test/robot-gl-lost-v0"
 
 
 def _chromium_pids(pid: int) -> list[int]:
@@ -78,3 +80,45 @@ def test_a_killed_browser_is_an_error_the_env_is_rebuilt_and_the_run_goes_on(
     row = summarize(records)[0]
     assert (row.episodes, row.successes, row.errors, row.failures) == (3, 2, 1, 0)
     assert not _chromium_pids(os.getpid())  # nothing left running
+
+
+class RendererLostMidEpisode:
+    """Fetch reach whose offscreen GL context is freed before the first action of seed 1, as a
+    lost GPU or a driver reset would (GL then renders blank frames without an error)."""
+
+    built = 0
+
+    def __new__(cls, **kwargs: Any) -> gym.Env:
+        from envs.robot.env import RobotEnv
+
+        class Env(RobotEnv):
+            def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
+                self.episode_seed = seed
+                return super().reset(seed=seed, options=options)
+
+            def step(self, action: Any) -> Any:
+                if self.episode_seed == 1 and self.steps == 0:
+                    self._renderer._gl.free()
+                return super().step(action)
+
+        cls.built += 1
+        return Env("reach", width=64, height=64, **kwargs)
+
+
+@pytest.mark.mujoco
+def test_a_lost_renderer_is_an_error_the_env_is_rebuilt_and_the_run_goes_on(
+    tmp_path: Path,
+) -> None:
+    need(mujoco_missing())
+    if ROBOT_ID not in gym.registry:
+        gym.register(ROBOT_ID, entry_point=RendererLostMidEpisode, max_episode_steps=50)
+    RendererLostMidEpisode.built = 0
+    records = evaluate(EvalConfig(env_ids=(ROBOT_ID,), episodes=3), tmp_path)
+    assert [r.seed for r in records] == [0, 1, 2]
+    crashed = records[1]
+    assert crashed.end == "crash" and not crashed.success
+    assert crashed.error is not None and crashed.error.startswith("EnvCrashed: the MuJoCo renderer")
+    assert [r.success for r in (records[0], records[2])] == [True, True]
+    assert RendererLostMidEpisode.built == 2
+    row = summarize(records)[0]
+    assert (row.episodes, row.successes, row.errors, row.failures) == (3, 2, 1, 0)
