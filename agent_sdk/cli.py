@@ -481,7 +481,7 @@ def train(
     warmup: Annotated[int, typer.Option(min=0)] = 100,
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
-    channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = False,
+    channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = True,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads (1 on a busy machine)")

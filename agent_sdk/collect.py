@@ -15,7 +15,8 @@ An example is what a :class:`~agent_sdk.policies.VLMPolicy` sees at one step (th
 instruction, the previous actions in SDK text) and the oracle's action in the same text
 (``click(512, 300)``); its prompt is :func:`agent_sdk.prompting.step_prompt`, so training and
 the agent ask in exactly one format. Any env with an ``oracle()`` (the GUI suite, MiniWoB++, the
-robot envs) can be collected from.
+robot envs) can be collected from; an observation with a ``camera`` (a robot's) is asked with
+:func:`~agent_sdk.prompting.robot_prompt`, as VLMPolicy asks it.
 
 Domain randomisation: every episode has its own seed (layout, theme, font, distractors), an
 optional random screen size from ``sizes``, and with probability ``noise`` a step executes a
@@ -47,7 +48,7 @@ import envs  # noqa: F401  (registers the env ids)
 from actions.schema import ActionBase, Click
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import _check_env_ids
-from agent_sdk.prompting import step_prompt
+from agent_sdk.prompting import robot_prompt, step_prompt
 
 FORMAT = "agent-sdk-demos/1"
 MANIFEST = "manifest.json"
@@ -97,16 +98,17 @@ class Example:
     env_id: str = ""
     seed: int = 0
     step: int = 0
+    robot: bool = False  # a camera observation: VLMPolicy asks with the robot prompt
 
     @property
     def prompt(self) -> str:
         """The question VLMPolicy asks at this step."""
-        return step_prompt(self.instruction, self.history)
+        return (robot_prompt if self.robot else step_prompt)(self.instruction, self.history)
 
     def meta(self) -> dict[str, Any]:
         return {"env_id": self.env_id, "seed": self.seed, "step": self.step,
                 "instruction": self.instruction, "history": list(self.history),
-                "target": self.target}  # fmt: skip
+                "target": self.target, "robot": self.robot}  # fmt: skip
 
 
 # -- rolling out ----------------------------------------------------------------------------------
@@ -123,7 +125,8 @@ def episode_examples(
     for step in range(budget):
         target: ActionBase = env.unwrapped.oracle()
         examples.append(Example(np.asarray(obs["image"]), str(obs["instruction"]),
-                                tuple(history), target.to_text(), env_id, seed, step))  # fmt: skip
+                                tuple(history), target.to_text(), env_id, seed, step,
+                                "camera" in obs))  # fmt: skip
         action = target
         if isinstance(target, Click) and rng.random() < noise:
             x, y = (float(v) for v in rng.random(2))
@@ -282,4 +285,5 @@ def _shard_examples(raw: bytes) -> Iterator[Example]:
             png = tar.extractfile(members[name.removesuffix(".json") + ".png"])
             image = np.asarray(Image.open(png).convert("RGB"))  # type: ignore[arg-type]
             yield Example(image, meta["instruction"], tuple(meta["history"]), meta["target"],
-                          meta["env_id"], meta["seed"], meta["step"])  # fmt: skip
+                          meta["env_id"], meta["seed"], meta["step"],
+                          meta.get("robot", False))  # fmt: skip

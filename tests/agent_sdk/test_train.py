@@ -13,10 +13,10 @@ import torch
 from safetensors.torch import load_file
 
 from actions.parse import parse_action
-from agent_sdk.collect import CollectConfig, collect, read_examples
+from agent_sdk.collect import CollectConfig, Example, collect, read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import read_episodes
-from agent_sdk.prompting import step_prompt
+from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
     SIZES,
     TrainConfig,
@@ -82,6 +82,14 @@ def test_examples_use_the_policy_prompt_and_action_text(data: Path) -> None:
         assert ex.image.dtype == np.uint8 and ex.image.ndim == 3 and ex.image.shape[2] == 3
     typed = [ex for ex in examples if ex.env_id == ENVS[1] and ex.step > 0]
     assert typed and all(len(ex.history) == ex.step for ex in typed)
+
+
+def test_camera_examples_use_the_robot_prompt() -> None:
+    image = np.zeros((4, 4, 3), np.uint8)
+    gui = Example(image, "Reach the red dot", ("done()",), "done()")
+    robot = Example(image, "Reach the red dot", ("done()",), "done()", robot=True)
+    assert gui.prompt == step_prompt("Reach the red dot", ["done()"])
+    assert robot.prompt == robot_prompt("Reach the red dot", ["done()"])
 
 
 def test_collect_refuses_to_overwrite(data: Path) -> None:
