@@ -1,28 +1,4 @@
-"""Train a FastVLM on collected demonstrations, on the CPU or CUDA, resumably.
-
-Usage::
-
-    agent-sdk collect --suite ui --episodes 200 --out data/ui
-    agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
-    agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
-    agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
-    agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
-
-The model is transformers' ``FastVlmForConditionalGeneration``: a narrow timm ``fastvit_mci3``
-(FastViTHD's five stages, the last two attention, re-parameterised form), the two-layer GELU
-projector and a small Qwen2, with a byte-level BPE tokenizer trained on the data's own prompts
-and answers (Qwen2's chat special tokens; digits one token each; pieces may span spaces, so the
-fixed parts of the prompt cost a few tokens). ``--init DIR`` fine-tunes a real checkpoint with
-its own tokenizer instead, fully or with LoRA (``pip install peft``).
-
-Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens spliced in at
-``<image>``, tokenised in the two pieces the backend tokenises, then the answer and
-``<|im_end|>``; the loss covers the answer tokens and the stop token only.
-
-``OUT`` is at all times a checkpoint folder that ``perception.load_vlm`` loads (written with
-``save_fastvlm_checkpoint``) plus ``train_state/state.pt`` (optimizer, scheduler, step, RNG,
-data position) and ``run.json`` (config, data hashes, loss curve, evaluations, throughput).
-"""
+"""The training run: config, trainer (steps, saving, resuming, evaluating) and ``train``."""
 
 from __future__ import annotations
 
@@ -30,211 +6,28 @@ import contextlib
 import json
 import logging
 import math
-import re
 import time
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import FastVlmConfig, FastVlmForConditionalGeneration, PreTrainedTokenizerFast
+from transformers import FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
+from agent_sdk.train.data import answer_loss, build_dataset, collate
+from agent_sdk.train.model import SIZES, model_config, train_tokenizer
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
-from perception.preprocess import preprocess
-from perception.prompts import chat_prompt, split_on_image
-from perception.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
+from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
 
 log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
 RUN_RECORD = "run.json"
-IGNORE = -100
-
-
-# -- model sizes ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ModelSize:
-    """A FastVLM shrunk: timm ``fastvit_mci3`` stages, a Qwen2, a tokenizer size."""
-
-    image_size: int  # a multiple of 64; (image_size / 64) ** 2 image tokens
-    vision_layers: tuple[int, int, int, int, int]  # blocks per stage (FastViTHD: 2, 12, 24, 4, 2)
-    vision_dims: tuple[int, int, int, int, int]  # channels; the last two divisible by 32 (heads)
-    text_hidden: int
-    text_layers: int
-    text_heads: int
-    text_kv_heads: int
-    text_intermediate: int
-    vocab_size: int = 1024  # tokens the BPE learns, chat specials included
-
-
-SIZES: dict[str, ModelSize] = {
-    "tiny": ModelSize(128, (1, 1, 1, 1, 1), (8, 16, 32, 64, 128), 64, 2, 4, 2, 128, 512),
-    "small": ModelSize(256, (1, 1, 2, 1, 1), (16, 32, 64, 128, 256), 256, 4, 4, 2, 768),
-    "base": ModelSize(256, (1, 2, 4, 2, 1), (24, 48, 96, 192, 384), 384, 6, 6, 2, 1152),
-}
-"""Named sizes: ``tiny`` for tests, ``small`` trains on two CPU cores in about two hours."""
-
-
-def model_config(size: ModelSize, tokenizer: PreTrainedTokenizerFast) -> FastVlmConfig:
-    """The ``fast_vlm`` config of ``size`` for ``tokenizer`` (``<image>`` gets the next id)."""
-    if size.image_size <= 0 or size.image_size % 64:
-        raise ConfigError(f"image_size must be a positive multiple of 64, got {size.image_size}")
-    image_id = len(tokenizer)
-    vocab = tokenizer.get_vocab()
-    return FastVlmConfig(
-        vision_config={
-            "model_type": "timm_wrapper", "architecture": "fastvit_mci3", "global_pool": "avg",
-            "hidden_size": size.vision_dims[-1] * 2,  # final_conv doubles the channels
-            "model_args": {"inference_mode": True, "layers": list(size.vision_layers),
-                           "embed_dims": list(size.vision_dims)},
-        },
-        text_config={
-            "model_type": "qwen2", "vocab_size": 64 * math.ceil((image_id + 1) / 64),
-            "hidden_size": size.text_hidden, "intermediate_size": size.text_intermediate,
-            "num_hidden_layers": size.text_layers, "num_attention_heads": size.text_heads,
-            "num_key_value_heads": size.text_kv_heads, "max_position_embeddings": 2048,
-            "rope_theta": 1_000_000.0, "tie_word_embeddings": True,
-            "bos_token_id": vocab["<|endoftext|>"], "eos_token_id": vocab["<|im_end|>"],
-        },
-        image_token_index=image_id,
-        image_seq_length=(size.image_size // 64) ** 2,
-        tie_word_embeddings=True,
-    )  # fmt: skip
-
-
-# -- tokenizer ------------------------------------------------------------------------------------
-_SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, "<image>")))
-
-
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained on ``texts`` with Qwen2's chat special tokens (last ids) and
-    chat template. Digits and newlines are pieces of their own; other merges may span spaces."""
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(r"\d|\n"), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])  # fmt: skip
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size - len(SPECIAL_TOKENS),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    bpe.train_from_iterator((p for t in texts for p in _SPECIAL.split(t) if p), trainer=trainer)
-    bpe.add_special_tokens(list(SPECIAL_TOKENS))
-    return PreTrainedTokenizerFast(
-        tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        chat_template=CHAT_TEMPLATE,
-    )  # fmt: skip
-
-
-# -- tokenised data in memory ---------------------------------------------------------------------
-@dataclass
-class Dataset:
-    """Examples as tensors: pixels (uint8, the model's input size) and token ids with the
-    number of prompt tokens of each (the rest is the answer and the stop token)."""
-
-    pixels: torch.Tensor  # N x 3 x S x S uint8
-    ids: list[torch.Tensor]
-    prompt_lens: list[int]
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-
-def encode_example(
-    tokenizer: PreTrainedTokenizerFast, prompt: str, answer: str, image_id: int, image_tokens: int,
-    cache: dict[str, list[int]] | None = None,
-) -> tuple[list[int], int]:  # fmt: skip
-    """Token ids of one example as the backend builds them (text, image, text), then the
-    answer and ``<|im_end|>``; and how many of them are the prompt."""
-
-    def tokens(text: str) -> list[int]:
-        if cache is None:
-            return tokenizer(text, add_special_tokens=False).input_ids
-        if text not in cache:
-            cache[text] = tokenizer(text, add_special_tokens=False).input_ids
-        return cache[text]
-
-    before, after = split_on_image(chat_prompt(prompt))
-    head = [*tokens(before), *[image_id] * image_tokens, *tokens(after)]
-    return [*head, *tokens(answer), tokenizer.convert_tokens_to_ids("<|im_end|>")], len(head)
-
-
-def label_mask(
-    ids: torch.Tensor, prompt_lens: Sequence[int], lengths: Sequence[int]
-) -> torch.Tensor:
-    """``B x L`` bool: the positions whose token is learnt (answer and stop token)."""
-    pos = torch.arange(ids.shape[1])[None]
-    starts = torch.tensor(prompt_lens)[:, None]
-    return (pos >= starts) & (pos < torch.tensor(lengths)[:, None])
-
-
-def build_dataset(
-    examples: Sequence[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
-    image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
-    std: Sequence[float] = (1.0,) * 3,
-) -> Dataset:  # fmt: skip
-    """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once."""
-    pixels = torch.empty(len(examples), 3, image_size, image_size, dtype=torch.uint8)
-    m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
-    for start in range(0, len(examples), 256):
-        chunk = [ex.image for ex in examples[start : start + 256]]
-        raw = preprocess(chunk, image_size, mean, std) * s + m  # back to [0, 1]
-        pixels[start : start + len(chunk)] = torch.from_numpy(np.rint(raw * 255).astype(np.uint8))
-    cache: dict[str, list[int]] = {}
-    ids, lens = [], []
-    for ex in examples:
-        seq, n = encode_example(tokenizer, ex.prompt, ex.target, image_id, image_tokens, cache)
-        ids.append(torch.tensor(seq))
-        lens.append(n)
-    return Dataset(pixels, ids, lens)
-
-
-def collate(data: Dataset, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
-    """A right-padded batch: pixels, ids, attention mask and the label mask."""
-    seqs = [data.ids[i] for i in index]
-    lengths = [len(s) for s in seqs]
-    ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
-    for row, seq in enumerate(seqs):
-        ids[row, : len(seq)] = seq
-    mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
-    labels = label_mask(ids, [data.prompt_lens[i] for i in index], lengths)
-    return {"pixels": data.pixels[list(index)], "ids": ids, "mask": mask, "labels": labels}
-
-
-# -- the loss -------------------------------------------------------------------------------------
-def answer_loss(
-    model: FastVlmForConditionalGeneration, batch: dict[str, torch.Tensor],
-    mean: Sequence[float] = (0.0,) * 3, std: Sequence[float] = (1.0,) * 3,
-    channels_last: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """Mean cross-entropy over the answer tokens, and the fraction predicted right."""
-    dev = next(model.parameters()).device
-    m = torch.tensor(mean, device=dev)[:, None, None]
-    s = torch.tensor(std, device=dev)[:, None, None]
-    pixels = (batch["pixels"].to(dev).float() / 255 - m) / s
-    if channels_last:
-        pixels = pixels.contiguous(memory_format=torch.channels_last)
-    ids, mask, labels = batch["ids"].to(dev), batch["mask"].to(dev), batch["labels"].to(dev)
-    image = ids == model.config.image_token_id
-    feats = model.model.get_image_features(pixel_values=pixels).pooler_output
-    embeds = model.get_input_embeddings()(torch.where(image, 0, ids))
-    embeds = embeds.masked_scatter(image[..., None], feats.to(embeds.dtype))
-    hidden = model.model.language_model(
-        inputs_embeds=embeds, attention_mask=mask.long()
-    ).last_hidden_state
-    predict = labels[:, 1:]  # the state at t predicts token t + 1
-    logits = model.lm_head(hidden[:, :-1][predict]).float()
-    target = ids[:, 1:][predict]
-    loss = torch.nn.functional.cross_entropy(logits, target)
-    return loss, (logits.argmax(-1) == target).float().mean()
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -537,8 +330,3 @@ def train(
     if trainer.step == 0 or not (trainer.out / STATE).is_file():
         trainer.save()
     return json.loads((trainer.out / RUN_RECORD).read_text())
-
-
-def with_overrides(config: TrainConfig, **changes: Any) -> TrainConfig:
-    """``config`` with some fields changed (None values are ignored)."""
-    return replace(config, **{k: v for k, v in changes.items() if v is not None})

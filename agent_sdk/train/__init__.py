@@ -1,0 +1,56 @@
+"""Train a FastVLM on collected demonstrations, on the CPU or CUDA, resumably.
+
+Usage::
+
+    agent-sdk collect --suite ui --episodes 200 --out data/ui
+    agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
+    agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
+    agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
+    agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
+
+The model is transformers' ``FastVlmForConditionalGeneration``: a narrow timm ``fastvit_mci3``
+(FastViTHD's five stages, the last two attention, re-parameterised form), the two-layer GELU
+projector and a small Qwen2, with a byte-level BPE tokenizer trained on the data's own prompts
+and answers (Qwen2's chat special tokens; digits one token each; pieces may span spaces, so the
+fixed parts of the prompt cost a few tokens). ``--init DIR`` fine-tunes a real checkpoint with
+its own tokenizer instead, fully or with LoRA (``pip install peft``).
+
+Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens spliced in at
+``<image>``, tokenised in the two pieces the backend tokenises, then the answer and
+``<|im_end|>``; the loss covers the answer tokens and the stop token only.
+
+``OUT`` is at all times a checkpoint folder that ``perception.load_vlm`` loads (written with
+``save_fastvlm_checkpoint``) plus ``train_state/state.pt`` (optimizer, scheduler, step, RNG,
+data position) and ``run.json`` (config, data hashes, loss curve, evaluations, throughput).
+"""
+
+from agent_sdk.train.data import (
+    Dataset,
+    answer_loss,
+    build_dataset,
+    collate,
+    encode_example,
+    label_mask,
+)
+from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Trainer, lr_factor, train
+from agent_sdk.train.model import SIZES, ModelSize, model_config, train_tokenizer
+
+__all__ = [
+    "RUN_RECORD",
+    "SIZES",
+    "STATE",
+    "Dataset",
+    "ModelSize",
+    "Progress",
+    "TrainConfig",
+    "Trainer",
+    "answer_loss",
+    "build_dataset",
+    "collate",
+    "encode_example",
+    "label_mask",
+    "lr_factor",
+    "model_config",
+    "train",
+    "train_tokenizer",
+]
