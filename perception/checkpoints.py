@@ -583,11 +583,10 @@ def _apple_image_token_id(folder: Path, vocab_size: int) -> int:
     return size if size < vocab_size else vocab_size
 
 
-def _image_settings(
-    folder: Path, config: FastVlmConfig
-) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
-    """Input size, mean and std: from preprocessor_config.json, else FastVLM's (0 mean, 1 std)."""
-    size, mean, std = _config_image_size(config), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+def _image_settings(folder: Path, size: int) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
+    """Input size, mean and std: from preprocessor_config.json, else ``size`` and FastVLM's
+    (0 mean, 1 std)."""
+    mean, std = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
     file = folder / "preprocessor_config.json"
     if not file.is_file():
         return size, mean, std
@@ -763,7 +762,7 @@ def load_fastvlm_torch(
         model.get_output_embeddings().weight = model.get_input_embeddings().weight
     _materialise_buffers(model, device)
     model.eval()
-    size, mean, std = _image_settings(folder, config)
+    size, mean, std = _image_settings(folder, _config_image_size(config))
     reduction = model.model.vision_tower.timm_model.feature_info[-1]["reduction"]
     info = LoadInfo(
         path=folder,

@@ -35,10 +35,10 @@ from perception.checkpoints import (
     _apple_image_size,
     _folder,
     _hf_config,
+    _image_settings,
     _prepare_dst,
     _preprocessor_config,
     _read_config,
-    _read_json,
     _weight_files,
     checkpoint_hash,
     detect_format,
@@ -142,21 +142,6 @@ def build_model(config: dict[str, Any]) -> nn.Module:
     return fastvlm.Model(model_config)
 
 
-def image_settings(
-    folder: Path, config: dict[str, Any]
-) -> tuple[int, tuple[float, ...], tuple[float, ...]]:
-    """Input size, mean and std: from preprocessor_config.json, else the tower's name."""
-    size, mean, std = _apple_image_size(config), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
-    file = folder / "preprocessor_config.json"
-    if not file.is_file():
-        return size, mean, std
-    pre = _read_json(file)
-    side = pre.get("crop_size") or pre.get("size") or size
-    if isinstance(side, dict):
-        side = side.get("height") or side.get("shortest_edge") or size
-    return int(side), tuple(pre.get("image_mean", mean)), tuple(pre.get("image_std", std))
-
-
 # ---------------------------------------------------------------------------------------------
 # Weights
 # ---------------------------------------------------------------------------------------------
@@ -239,7 +224,7 @@ def load_fastvlm_mlx(
         _add_unused_head(weights, config)
     model = build_model(config)
     _load_weights(model, config, weights, folder, mlx_dtype(dtype))
-    size, mean, std = image_settings(folder, config)
+    size, mean, std = _image_settings(folder, _apple_image_size(config))  # size: tower's name
     info = LoadInfo(
         path=folder,
         format=fmt,

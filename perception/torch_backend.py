@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +17,12 @@ import numpy as np
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from perception.base import Generation, Timings
+from perception.base import Generation
 from perception.checkpoints import LoadInfo, load_fastvlm_torch, load_tokenizer
 from perception.errors import PerceptionError
-from perception.preprocess import ImageLike, preprocess
-from perception.prompts import STOP_STRINGS, chat_prompt, split_on_image
+from perception.generation import Clock, DecodeLoop, Steps, check_sampling, stop_and_pad_ids
+from perception.preprocess import ImageLike
+from perception.prompts import chat_prompt, split_on_image
 
 log = logging.getLogger(__name__)
 
@@ -67,19 +67,7 @@ def _sync(device: torch.device) -> None:
         torch.mps.synchronize()
 
 
-@dataclass
-class _Clock:
-    """Phase times of one call, filled in as it runs."""
-
-    preprocess_s: float = 0.0
-    encode_s: float = 0.0
-    prefill_s: float = 0.0
-    ttft_s: float = 0.0
-    decode_s: float = 0.0
-    prompt_tokens: int = 0
-
-
-class TorchVLM:
+class TorchVLM(DecodeLoop):
     """A FastVLM checkpoint on PyTorch; see :class:`perception.base.VisionLanguageModel`."""
 
     backend = "torch"
@@ -99,15 +87,8 @@ class TorchVLM:
         self.image_size = info.image_size
         reduction = model.model.vision_tower.timm_model.feature_info[-1]["reduction"]
         self.num_image_tokens = (self.image_size // reduction) ** 2
-        stops = {
-            tokenizer.convert_tokens_to_ids(s) for s in STOP_STRINGS if s in tokenizer.get_vocab()
-        }
-        if tokenizer.eos_token_id is not None:
-            stops.add(tokenizer.eos_token_id)
-        self.stop_ids = torch.tensor(sorted(stops), device=device)
-        self.pad_id = int(
-            tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(stops)
-        )
+        stops, self.pad_id = stop_and_pad_ids(tokenizer)
+        self.stop_ids = torch.tensor(stops, device=device)
         self.last_generation: Generation | None = None
 
     @classmethod
@@ -123,113 +104,12 @@ class TorchVLM:
             model.set_attn_implementation("sdpa")
         return cls(model, load_tokenizer(path), info, dev)
 
-    # -- the interface -------------------------------------------------------------------------
-    def generate(
-        self,
-        image: ImageLike | Sequence[ImageLike],
-        prompt: str | Sequence[str],
-        *,
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> Generation | list[Generation]:
-        """Answer ``prompt`` about ``image``; lists of both make one batched call."""
-        batched = not isinstance(prompt, str)
-        images, prompts = self._as_batch(image, prompt)
-        gens = self._collect(self._decode(images, prompts, max_new_tokens, temperature, seed))
-        self.last_generation = gens[-1]
-        return gens if batched else gens[0]
-
-    def stream(
-        self,
-        image: ImageLike,
-        prompt: str,
-        *,
-        max_new_tokens: int = 64,
-        temperature: float = 0.0,
-        seed: int | None = None,
-    ) -> Iterator[str]:
-        """Yield the answer piece by piece; ``self.last_generation`` holds it when done."""
-        steps = self._decode([image], [prompt], max_new_tokens, temperature, seed)
-        ids: list[int] = []
-        shown = ""
-        try:
-            while True:
-                token = next(steps)[0]
-                if token is None:
-                    continue
-                ids.append(token)
-                text = self.tokenizer.decode(ids, skip_special_tokens=True)
-                if text.endswith("\ufffd"):
-                    continue  # an incomplete UTF-8 sequence: wait for the next token
-                if len(text) > len(shown):
-                    yield text[len(shown) :]
-                    shown = text
-        except StopIteration as stop:
-            self.last_generation = self._finish([ids], *stop.value)[0]
-        text = self.tokenizer.decode(ids, skip_special_tokens=True)
-        if len(text) > len(shown):  # bytes that never formed valid UTF-8 are flushed at the end
-            yield text[len(shown) :]
-
+    # -- the interface (generate and stream: perception.generation.DecodeLoop) ----------------
     def encode_images(self, pixel_values: torch.Tensor) -> torch.Tensor:
         """Image features ``B x num_image_tokens x hidden`` (vision tower + projector)."""
         return self.model.model.get_image_features(pixel_values=pixel_values).pooler_output
 
     # -- internals ------------------------------------------------------------------------------
-    @staticmethod
-    def _as_batch(image: Any, prompt: Any) -> tuple[list[ImageLike], list[str]]:
-        if isinstance(prompt, str):
-            return [image], [prompt]
-        images = list(image) if isinstance(image, (list, tuple)) else None
-        if images is None or len(images) != len(prompt) or not prompt:
-            raise PerceptionError(
-                "a batched call takes a list of images and a list of prompts of the same, "
-                "non-zero length"
-            )
-        return images, list(prompt)
-
-    def _pixels(self, images: Sequence[ImageLike]) -> np.ndarray:
-        return preprocess(images, self.image_size, self.info.image_mean, self.info.image_std)
-
-    def _tokens(self, text: str) -> list[int]:
-        return self.tokenizer(text, add_special_tokens=False).input_ids
-
-    def _collect(self, steps: Iterator[list[int | None]]) -> list[Generation]:
-        ids: list[list[int]] | None = None
-        try:
-            while True:
-                tokens = next(steps)
-                ids = ids or [[] for _ in tokens]
-                for seq, tok in zip(ids, tokens, strict=True):
-                    if tok is not None:
-                        seq.append(tok)
-        except StopIteration as stop:
-            return self._finish(ids or [], *stop.value)
-
-    def _finish(self, ids: list[list[int]], clock: _Clock, reasons: list[str]) -> list[Generation]:
-        n_new = sum(len(seq) for seq in ids)
-        after_first = n_new - len(ids)
-        timings = Timings(
-            preprocess_s=clock.preprocess_s,
-            vision_encode_s=clock.encode_s,
-            prefill_s=clock.prefill_s,
-            ttft_s=clock.ttft_s,
-            decode_s=clock.decode_s,
-            decode_tokens_per_s=after_first / clock.decode_s if clock.decode_s > 0 else 0.0,
-            num_image_tokens=self.num_image_tokens,
-            num_prompt_tokens=clock.prompt_tokens,
-            num_generated_tokens=n_new,
-        )
-        return [
-            Generation(
-                text=self.tokenizer.decode(seq, skip_special_tokens=True).strip(),
-                token_ids=seq,
-                finish_reason=reason,  # type: ignore[arg-type]
-                timings=timings,
-            )
-            for seq, reason in zip(ids, reasons, strict=True)
-        ]
-
     @torch.inference_mode()
     def _decode(
         self,
@@ -238,14 +118,11 @@ class TorchVLM:
         max_new_tokens: int,
         temperature: float,
         seed: int | None,
-    ) -> Iterator[list[int | None]]:
+    ) -> Steps:
         """Yield each step's new token per sequence (None once a sequence has stopped); return
         the clock and each sequence's finish reason."""
-        if max_new_tokens < 1:
-            raise PerceptionError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-        if temperature < 0:
-            raise PerceptionError(f"temperature must be >= 0, got {temperature}")
-        dev, clock = self.torch_device, _Clock()
+        check_sampling(max_new_tokens, temperature)
+        dev, clock = self.torch_device, Clock()
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
 
         start = time.perf_counter()

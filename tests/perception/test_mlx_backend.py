@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 from needs import need
+from screens import screen
 from typer.testing import CliRunner
 
-from perception.base import Generation, VisionLanguageModel, load_vlm, select_backend
+from perception.base import VisionLanguageModel, load_vlm, select_backend
 from perception.checkpoints import CheckpointFormat, convert_checkpoint, detect_format
 from perception.errors import BackendUnavailable, CheckpointError, PerceptionError
 from perception.mlx_convert import mlx_missing
@@ -36,10 +37,6 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def vlm(folders: dict[str, Path]) -> VisionLanguageModel:
     return load_vlm(folders["mlx"])
-
-
-def screen(seed: int = 0, size: tuple[int, int] = (320, 240)) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
 
 
 @pytest.fixture
@@ -173,57 +170,10 @@ def test_mlx_vlm_loads_the_converted_folder_and_agrees(
     np.testing.assert_allclose(np.array(our_logits), np.array(their_logits), atol=1e-5)
 
 
-# -- the interface -----------------------------------------------------------------------------
+# -- loading options (generate and stream: test_generation.py) ------------------------------
 
 
-def test_generation_is_typed_timed_and_sums_up(vlm: VisionLanguageModel) -> None:
-    assert isinstance(vlm, VisionLanguageModel) and vlm.backend == "mlx"
-    assert (vlm.device, vlm.dtype) == ("cpu", "float32")
-    gen = vlm.generate(screen(), "Describe the screen.", max_new_tokens=12)
-    assert isinstance(gen, Generation) and gen.finish_reason in ("stop", "length")
-    assert 0 < len(gen.token_ids) <= 12
-    assert gen.text == vlm.tokenizer.decode(gen.token_ids, skip_special_tokens=True).strip()
-    t = gen.timings
-    assert t.num_image_tokens == vlm.num_image_tokens == (vlm.image_size // 64) ** 2 == 16
-    assert t.num_prompt_tokens > t.num_image_tokens
-    assert min(t.preprocess_s, t.vision_encode_s, t.prefill_s, t.ttft_s) > 0
-    assert t.vision_encode_s + t.prefill_s <= t.ttft_s <= 1.05 * (t.vision_encode_s + t.prefill_s)
-    assert t.num_generated_tokens == len(gen.token_ids)
-    assert (t.decode_tokens_per_s > 0) == (len(gen.token_ids) > 1)
-
-
-def test_stream_yields_the_same_text_as_generate(vlm: VisionLanguageModel) -> None:
-    full = vlm.generate(screen(6), "Tell me", max_new_tokens=10)
-    pieces = list(vlm.stream(screen(6), "Tell me", max_new_tokens=10))
-    assert len(pieces) >= 1 and "".join(pieces).strip() == full.text
-    last = vlm.last_generation  # type: ignore[attr-defined]
-    assert last is not None and last.token_ids == full.token_ids
-
-
-def test_batched_generation_matches_one_by_one(vlm: VisionLanguageModel) -> None:
-    prompts = ["Short?", "A much longer question about the screen and its buttons?"]
-    images = [screen(4), screen(5, (160, 210))]
-    batched = vlm.generate(images, prompts, max_new_tokens=6)
-    single = [vlm.generate(i, p, max_new_tokens=6) for i, p in zip(images, prompts, strict=True)]
-    assert [g.token_ids for g in batched] == [g.token_ids for g in single]
-    assert batched[0].timings.num_prompt_tokens == single[1].timings.num_prompt_tokens
-
-
-def test_sampling_is_reproducible_with_a_seed(vlm: VisionLanguageModel) -> None:
-    kw = {"max_new_tokens": 8, "temperature": 1.0, "seed": 3}
-    a = vlm.generate(screen(), "Hi", **kw).token_ids  # type: ignore[arg-type]
-    assert vlm.generate(screen(), "Hi", **kw).token_ids == a  # type: ignore[arg-type]
-    other = vlm.generate(screen(), "Hi", **{**kw, "seed": 4}).token_ids  # type: ignore[arg-type]
-    assert other != a
-
-
-def test_bad_calls_give_clear_errors(vlm: VisionLanguageModel, folders: dict[str, Path]) -> None:
-    with pytest.raises(PerceptionError, match="H x W x 3 uint8"):
-        vlm.generate(np.zeros((4, 4)), "x")
-    with pytest.raises(PerceptionError, match="max_new_tokens"):
-        vlm.generate(screen(), "x", max_new_tokens=0)
-    with pytest.raises(PerceptionError, match="same"):
-        vlm.generate([screen()], ["a", "b"])
+def test_loading_options_are_checked(folders: dict[str, Path]) -> None:
     with pytest.raises(PerceptionError, match="unknown MLX device"):
         load_vlm(folders["mlx"], device="cuda")
     with pytest.raises(PerceptionError, match="dtype"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from needs import need
+from screens import screen
 
 from perception.base import load_vlm
 from perception.checkpoints import convert_checkpoint
@@ -21,10 +22,6 @@ from perception.tiny import save_tiny_checkpoint
 FEATURE_RTOL = 1e-5  # max abs difference over max abs value of the torch features (float32)
 PROMPTS = ("Describe the screen.", "Where is the OK button? Answer with click(x, y).")
 LAYOUTS = [("hf", True), ("apple", False)]
-
-
-def screen(seed: int, size: tuple[int, int]) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
 
 
 IMAGES = (screen(0, (320, 240)), screen(1, (160, 210)))
