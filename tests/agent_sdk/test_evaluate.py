@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import pytest
+from procs import line_count, live_in_group, wait_for
 
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import (
@@ -219,30 +219,6 @@ def test_a_torn_last_line_is_dropped_and_rewritten(tmp_path: Path) -> None:
         read_episodes(path)
 
 
-def _count_lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
-def _live_in_group(pgid: int) -> list[int]:
-    """Processes of a process group that are not zombies (Linux /proc)."""
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
 def test_sigkill_then_resume_gives_the_uninterrupted_episodes(
     reference: list[EpisodeRecord], tmp_path: Path
 ) -> None:
@@ -253,17 +229,17 @@ def test_sigkill_then_resume_gives_the_uninterrupted_episodes(
            "--workers", "2", "--out", str(out)]  # fmt: skip
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, start_new_session=True)
     try:
-        _wait(lambda: _count_lines(episodes) >= 6 or proc.poll() is not None, 120, "episodes")
+        wait_for(lambda: line_count(episodes) >= 6 or proc.poll() is not None, 120, "episodes")
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        assert 6 <= _count_lines(episodes) < 100, "the run ended before it could be killed"
-        _wait(lambda: not _live_in_group(proc.pid), 10, "orphaned workers to exit")
+        assert 6 <= line_count(episodes) < 100, "the run ended before it could be killed"
+        wait_for(lambda: not live_in_group(proc.pid), 10, "orphaned workers to exit")
         with episodes.open("ab") as f:  # as if the kill had come in the middle of a write
             f.write(b'{"env_id": "agent_sdk/ui-click-bu')
         done = subprocess.run([*cmd, "--resume"], capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stderr
     finally:
-        for pid in _live_in_group(proc.pid):
+        for pid in live_in_group(proc.pid):
             os.kill(pid, signal.SIGKILL)
     lines = episodes.read_text().splitlines()
     records = [EpisodeRecord.from_json_dict(json.loads(line)) for line in lines]

@@ -10,11 +10,11 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
+from procs import children, line_count, live_in_group, wait_for
 
 from agent_sdk.evaluate import EpisodeRecord, EvalConfig, evaluate
 
@@ -33,52 +33,6 @@ def _key(r: EpisodeRecord) -> tuple[Any, ...]:
     return r.env_id, r.seed, r.success, r.steps, r.return_, r.end, r.error, r.config_hash
 
 
-def _lines(path: Path) -> int:
-    return path.read_bytes().count(b"\n") if path.exists() else 0
-
-
-def _children(pid: int) -> list[int]:
-    pids = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            pids += [int(p) for p in children.read_text().split()]
-        except OSError:
-            continue
-    return pids
-
-
-def _workers(pid: int) -> list[int]:
-    """The driver's pool workers (spawned ``multiprocessing`` children)."""
-    found = []
-    for child in _children(pid):
-        try:
-            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
-        except OSError:
-            continue
-        if b"spawn_main" in cmdline:
-            found.append(child)
-    return found
-
-
-def _group(pgid: int) -> list[int]:
-    pids = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            pids.append(int(stat.parent.name))
-    return pids
-
-
-def _wait(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.005)
-
-
 def _interrupted(out: Path, target: int, victim: str, resume: bool) -> None:
     """Start a run, wait until ``episodes.jsonl`` has ``target`` lines, then SIGKILL the driver
     (``victim="driver"``) or one worker (``"worker"``: the driver must stop with an error)."""
@@ -88,20 +42,20 @@ def _interrupted(out: Path, target: int, victim: str, resume: bool) -> None:
         cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
     )
     try:
-        _wait(lambda: _lines(episodes) >= target or proc.poll() is not None, 120, "episodes")
+        wait_for(lambda: line_count(episodes) >= target or proc.poll() is not None, 120, "episodes")
         assert proc.poll() is None, "the run ended before it could be killed"
         if victim == "driver":
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait()
         else:
-            _wait(lambda: _workers(proc.pid), 30, "a worker")
-            os.kill(_workers(proc.pid)[0], signal.SIGKILL)
+            wait_for(lambda: children(proc.pid, b"spawn_main"), 30, "a worker")
+            os.kill(children(proc.pid, b"spawn_main")[0], signal.SIGKILL)
             _, err = proc.communicate(timeout=60)
             assert proc.returncode != 0
             assert b"worker process died" in err and b"--resume" in err
-        _wait(lambda: not _group(proc.pid), 15, "orphaned workers to exit")
+        wait_for(lambda: not live_in_group(proc.pid), 15, "orphaned workers to exit")
     finally:
-        for pid in _group(proc.pid):
+        for pid in live_in_group(proc.pid):
             os.kill(pid, signal.SIGKILL)
 
 
@@ -114,7 +68,7 @@ def test_repeated_kills_then_resume_give_the_uninterrupted_episodes(tmp_path: Pa
     for round_, victim in enumerate(("driver", "worker", "driver", "driver")):
         target = done + rng.randint(1, 8)
         _interrupted(out, target, victim, resume=round_ > 0)
-        done = _lines(out / "episodes.jsonl")
+        done = line_count(out / "episodes.jsonl")
         assert target <= done < TOTAL
     finished = subprocess.run(
         [*CMD, "--out", str(out), "--resume"], capture_output=True, text=True, timeout=180

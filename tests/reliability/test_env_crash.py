@@ -12,30 +12,12 @@ from typing import Any
 import gymnasium as gym
 import pytest
 from needs import chromium_missing, mujoco_missing, need
+from procs import children
 
 from agent_sdk.evaluate import EvalConfig, evaluate, summarize
 
 ENV_ID = "test/miniwob-killed-v0"
 ROBOT_ID = "test/robot-gl-lost-v0"
-
-
-def _chromium_pids(pid: int) -> list[int]:
-    """Chromium and chromedriver processes under ``pid`` (Linux /proc)."""
-    found = []
-    for children in Path(f"/proc/{pid}/task").glob("*/children"):
-        try:
-            kids = [int(p) for p in children.read_text().split()]
-        except OSError:
-            continue
-        for kid in kids:
-            try:
-                cmdline = Path(f"/proc/{kid}/cmdline").read_bytes()
-            except OSError:
-                continue
-            if b"chrom" in cmdline:
-                found.append(kid)
-            found += _chromium_pids(kid)
-    return found
 
 
 class KilledMidEpisode:
@@ -54,7 +36,7 @@ class KilledMidEpisode:
 
             def step(self, action: Any) -> Any:
                 if self.episode_seed == 1 and self.steps == 0:
-                    for pid in _chromium_pids(os.getpid()):
+                    for pid in children(os.getpid(), b"chrom", deep=True):
                         os.kill(pid, signal.SIGKILL)
                 return super().step(action)
 
@@ -79,7 +61,7 @@ def test_a_killed_browser_is_an_error_the_env_is_rebuilt_and_the_run_goes_on(
     assert KilledMidEpisode.built == 2  # the crash dropped the env; seed 2 built a new one
     row = summarize(records)[0]
     assert (row.episodes, row.successes, row.errors, row.failures) == (3, 2, 1, 0)
-    assert not _chromium_pids(os.getpid())  # nothing left running
+    assert not children(os.getpid(), b"chrom", deep=True)  # nothing left running
 
 
 class RendererLostMidEpisode:
