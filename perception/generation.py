@@ -44,7 +44,7 @@ def stop_and_pad_ids(tokenizer: Any) -> tuple[list[int], int]:
     return sorted(stops), int(pad)
 
 
-def check_sampling(max_new_tokens: int, temperature: float) -> None:
+def _check_sampling(max_new_tokens: int, temperature: float) -> None:
     """Refuse a token budget below one or a negative temperature."""
     if max_new_tokens < 1:
         raise PerceptionError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
@@ -69,6 +69,8 @@ class DecodeLoop:
         temperature: float,
         seed: int | None,
     ) -> Steps:
+        """Yield each step's new token per sequence (None once a sequence has stopped); return
+        the clock and each sequence's finish reason. Arguments are checked before the call."""
         raise NotImplementedError
 
     def generate(
@@ -83,6 +85,7 @@ class DecodeLoop:
         """Answer ``prompt`` about ``image``; lists of both make one batched call."""
         batched = not isinstance(prompt, str)
         images, prompts = self._as_batch(image, prompt)
+        _check_sampling(max_new_tokens, temperature)
         gens = self._collect(self._decode(images, prompts, max_new_tokens, temperature, seed))
         self.last_generation = gens[-1]
         return gens if batched else gens[0]
@@ -97,6 +100,7 @@ class DecodeLoop:
         seed: int | None = None,
     ) -> Iterator[str]:
         """Yield the answer piece by piece; ``self.last_generation`` holds it when done."""
+        _check_sampling(max_new_tokens, temperature)
         steps = self._decode([image], [prompt], max_new_tokens, temperature, seed)
         ids: list[int] = []
         shown = ""

@@ -24,7 +24,7 @@ from mlx_vlm.models.cache import BatchKVCache, KVCache
 from perception.base import Generation
 from perception.checkpoints import LoadInfo, _folder, _read_config
 from perception.errors import CheckpointError, PerceptionError
-from perception.generation import Clock, DecodeLoop, Steps, check_sampling, stop_and_pad_ids
+from perception.generation import Clock, DecodeLoop, Steps, stop_and_pad_ids
 from perception.mlx_convert import load_fastvlm_mlx
 from perception.preprocess import ImageLike
 from perception.prompts import chat_prompt, split_on_image
@@ -116,9 +116,6 @@ class MLXVLM(DecodeLoop):
         temperature: float,
         seed: int | None,
     ) -> Steps:
-        """Yield each step's new token per sequence (None once a sequence has stopped); return
-        the clock and each sequence's finish reason."""
-        check_sampling(max_new_tokens, temperature)
         clock, dev = Clock(), self.mx_device
         key = mx.random.key(seed) if seed is not None else None
 

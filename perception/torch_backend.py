@@ -20,7 +20,7 @@ from transformers import PreTrainedTokenizerBase
 from perception.base import Generation
 from perception.checkpoints import LoadInfo, load_fastvlm_torch, load_tokenizer
 from perception.errors import PerceptionError
-from perception.generation import Clock, DecodeLoop, Steps, check_sampling, stop_and_pad_ids
+from perception.generation import Clock, DecodeLoop, Steps, stop_and_pad_ids
 from perception.preprocess import ImageLike
 from perception.prompts import chat_prompt, split_on_image
 
@@ -119,9 +119,6 @@ class TorchVLM(DecodeLoop):
         temperature: float,
         seed: int | None,
     ) -> Steps:
-        """Yield each step's new token per sequence (None once a sequence has stopped); return
-        the clock and each sequence's finish reason."""
-        check_sampling(max_new_tokens, temperature)
         dev, clock = self.torch_device, Clock()
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
 
