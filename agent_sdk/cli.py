@@ -482,6 +482,7 @@ def train(
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = True,
+    compile: Annotated[bool, typer.Option(help="torch.compile the vision tower")] = False,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda, cuda:1, mps")] = "auto",
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads (1 on a busy machine)")
@@ -502,7 +503,7 @@ def train(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
             precision=precision, channels_last=channels_last, device=device,  # type: ignore[arg-type]
-            threads=threads,
+            threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
             eval_suite=eval_suite,
         )  # fmt: skip

@@ -49,6 +49,7 @@ class TrainConfig:
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
+    compile: bool = False  # torch.compile the vision tower (1.1x more on the CPU, slow start)
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
     save_every: int = 200
@@ -151,6 +152,8 @@ class Trainer:
         self.model.to(self.device).train()
         if config.channels_last:
             self.model.model.vision_tower.to(memory_format=torch.channels_last)
+        if config.compile:
+            self.model.model.vision_tower.compile()  # in place: state dict names unchanged
         image_size = self._image_size()
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
