@@ -50,7 +50,6 @@ from agent_sdk.graph import (
     initial_state,
     make_checkpointer,
 )
-from agent_sdk.memory import HeapTrimmer
 from agent_sdk.policies import Policy
 from agent_sdk.records import Trajectory
 
@@ -75,7 +74,6 @@ class Agent:
         self.graph = build_graph(self.checkpointer)
         self._envs: dict[str, Environment] = {}
         self._images: dict[str, dict[int, np.ndarray]] = {}
-        self._trimmer = HeapTrimmer()  # long runs: give freed pages back (agent_sdk.memory)
 
     # -- episodes -----------------------------------------------------------------------------
     def stream_episode(
@@ -216,7 +214,6 @@ class Agent:
         self._images.pop(thread_id, None)
         if not self.persistent:
             self.checkpointer.delete_thread(thread_id)
-        self._trimmer.tick()
 
 
 def _config(thread_id: str, **extra: Any) -> dict[str, Any]:

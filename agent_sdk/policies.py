@@ -85,15 +85,16 @@ def _ask(
     """Ask until ``read`` accepts an answer (it raises ParseError otherwise), re-asking with the
     error at most ``retries`` times; returns the value or None, the last generation, the number
     of calls and the last error."""
-    error: ParseError | None = None
+    reask: str | None = None
     for calls in range(1, retries + 2):
-        reask = None if error is None else f"{_clip(error.text)!r}: {error.reason}"
         gen = vlm.generate(image, prompt(reask), **generation)
         try:
             return read(gen.text), gen, calls, None
         except ParseError as err:
-            error = err
-    return None, gen, calls, str(error)
+            # keep text, not the exception: its traceback holds this frame (a reference
+            # cycle that kept every step's image alive until a full garbage collection)
+            reask, error = f"{_clip(err.text)!r}: {err.reason}", str(err)
+    return None, gen, calls, error
 
 
 def _clip(text: str, limit: int = 60) -> str:

@@ -32,7 +32,7 @@ class ModelSize:
 
 SIZES: dict[str, ModelSize] = {
     "tiny": ModelSize(128, (1, 1, 1, 1, 1), (8, 16, 32, 64, 128), 64, 2, 4, 2, 128, 512),
-    "small": ModelSize(256, (1, 1, 2, 1, 1), (16, 32, 64, 128, 256), 256, 4, 4, 2, 768),
+    "small": ModelSize(320, (1, 1, 2, 1, 1), (16, 32, 64, 128, 256), 256, 4, 4, 2, 768),
     "base": ModelSize(256, (1, 2, 4, 2, 1), (24, 48, 96, 192, 384), 384, 6, 6, 2, 1152),
 }
 """Named sizes: ``tiny`` for tests, ``small`` trains on two CPU cores in about two hours."""

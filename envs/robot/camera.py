@@ -8,8 +8,11 @@ conversion happens here. Depth is the distance along the optical axis (camera-fr
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import math
 import os
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +21,17 @@ import numpy as np
 from actions.motor import pinhole_intrinsics
 from envs.errors import EnvError
 from envs.robot.gl import GL_HINT, import_mujoco
+
+_LIVE: weakref.WeakSet[SceneRenderer] = weakref.WeakSet()
+"""Renderers not closed yet: closed at exit, before Python tears down the GL bindings (their
+own ``__del__`` would then fail with a traceback)."""
+
+
+@atexit.register
+def _close_all() -> None:
+    for renderer in list(_LIVE):
+        with contextlib.suppress(Exception):
+            renderer.close()
 
 
 @dataclass(frozen=True)
@@ -94,6 +108,7 @@ class SceneRenderer:
         extent = model.stat.extent
         near, far = model.vis.map.znear * extent, model.vis.map.zfar * extent
         self._depth_scale = (near, far)
+        _LIVE.add(self)
 
     def render(self, data: Any) -> tuple[np.ndarray, np.ndarray]:
         """``(rgb uint8 HxWx3, depth float32 HxW metres)`` of ``data``'s current state."""
@@ -108,7 +123,9 @@ class SceneRenderer:
         zbuf = np.empty((self.height, self.width), np.float32)
         mujoco.mjr_readPixels(rgb, zbuf, self._rect, self._context)
         depth = self._linear_depth(zbuf[::-1])
-        if not np.isfinite(depth).all() or depth.min() <= 0 or depth.min() == depth.max():
+        near, far = self._depth_scale
+        low, high = (float(depth.min()), float(depth.max())) if np.isfinite(depth).all() else (0, 0)
+        if low < near or high > far * 1.001 or low == high:
             # a freed or lost GL context renders without an error, but a blank frame
             raise RuntimeError("the GL context returned a blank frame (lost or freed)")
         return np.ascontiguousarray(rgb[::-1]), depth

@@ -108,6 +108,10 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, Any], dict[str, Any]]:
         super().reset(seed=seed)
+        if self.task is not None:
+            # the old task and its scene refer to each other (widget callbacks); drop the frame
+            # now rather than keep it until a full garbage collection finds the cycle
+            self.task.scene.invalidate()
         for _ in range(GENERATION_TRIES):
             style = sample_style(self.np_random, self.width, self.height, self.theme)
             try:

@@ -219,6 +219,29 @@ def test_a_dead_renderer_raises_env_crashed_and_reset_recovers(monkeypatch) -> N
     assert obs["image"].std() > 10
 
 
+def test_a_blank_frame_from_a_lost_context_is_env_crashed(monkeypatch) -> None:
+    """A lost or freed GL context renders without a GL error, but nothing: caught, not used."""
+    env = make("reach")
+    env.reset(seed=0)
+    renderer = env._renderer
+    real = renderer._mujoco
+
+    class BlankGL:
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+        @staticmethod
+        def mjr_readPixels(rgb, depth, rect, context) -> None:  # type: ignore[no-untyped-def]
+            rgb[:] = 0
+            depth[:] = 0  # what a context that draws nothing leaves
+
+    monkeypatch.setattr(renderer, "_mujoco", BlankGL())
+    with pytest.raises(EnvCrashed, match="blank frame"):
+        env.step(Wait())
+    obs, _ = env.reset(seed=0)  # a new renderer, a real frame
+    assert obs["image"].std() > 10
+
+
 def test_gl_fallback_picks_the_first_backend_that_works() -> None:
     tried: list[str] = []
 

@@ -65,13 +65,16 @@ def test_a_killed_browser_is_an_error_the_env_is_rebuilt_and_the_run_goes_on(
 
 
 class RendererLostMidEpisode:
-    """Fetch reach whose offscreen GL context is freed before the first action of seed 1, as a
-    lost GPU or a driver reset would (GL then renders blank frames without an error)."""
+    """Fetch reach whose GL context is lost before the first action of seed 1, as a GPU reset
+    or a dead display server would do."""
 
     built = 0
 
     def __new__(cls, **kwargs: Any) -> gym.Env:
         from envs.robot.env import RobotEnv
+
+        def lost(data: Any) -> Any:
+            raise RuntimeError("EGL_CONTEXT_LOST: the GPU was reset")
 
         class Env(RobotEnv):
             def reset(self, *, seed: int | None = None, options: Any = None) -> Any:
@@ -80,7 +83,7 @@ class RendererLostMidEpisode:
 
             def step(self, action: Any) -> Any:
                 if self.episode_seed == 1 and self.steps == 0:
-                    self._renderer._gl.free()
+                    self._renderer.render = lost
                 return super().step(action)
 
         cls.built += 1
