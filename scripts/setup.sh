@@ -8,7 +8,7 @@
 # Usage:  bash scripts/setup.sh          (or: make setup)
 # Environment:
 #   PYTHON=python3.12        interpreter that creates .venv (>= 3.10; default python3)
-#   EXTRAS=dev,torch,robot   extras of the project to install (default dev,torch,desktop,miniwob,ray,robot,mlx)
+#   EXTRAS=dev,torch,robot   extras of the project to install (default dev,torch,desktop,miniwob,ray,robot,mlx,train)
 #   TORCH_SPEC='torch==X'    what `pip install` gets for torch before the project
 #                            (default picked by platform below; set it empty to skip that step)
 #   SETUP_SKIP_APT=1         don't check or install Debian packages
@@ -92,7 +92,7 @@ default_torch_spec() {
 
 setup_python() {
     local py="${PYTHON:-python3}"
-    local extras="${EXTRAS:-dev,torch,desktop,miniwob,ray,robot,mlx}"
+    local extras="${EXTRAS:-dev,torch,desktop,miniwob,ray,robot,mlx,train}"
     local torch_spec="${TORCH_SPEC-$(default_torch_spec)}"  # unset: default; empty: skip
 
     if [[ -e "$VENV/bin/python" || -L "$VENV/bin/python" ]]; then
