@@ -13,7 +13,11 @@ The model is transformers' ``FastVlmForConditionalGeneration``: a narrow timm ``
 projector and a small Qwen2, with a byte-level BPE tokenizer trained on the data's own prompts
 and answers (Qwen2's chat special tokens; digits one token each; pieces may span spaces, so the
 fixed parts of the prompt cost a few tokens). ``--init DIR`` fine-tunes a real checkpoint with
-its own tokenizer instead, fully or with LoRA (``pip install peft``).
+its own tokenizer instead (hf or apple layout), fully or with LoRA (``pip install
+"fastvlm-agent-sdk[train]"``): rank-R adapters on the LLM's attention and MLP projections plus
+the projector train, the rest stays frozen; each save merges the adapters into a copy, so
+``OUT`` is a plain checkpoint that loads without peft (the adapters and optimizer go on in
+``train_state`` for ``--resume``, which must name the same ``--init`` and ``--lora``).
 
 Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens spliced in at
 ``<image>``, tokenised in the two pieces the backend tokenises, then the answer and

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,18 +99,34 @@ def lr_factor(step: int, warmup: int, steps: int, floor: float) -> float:
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
-def _apply_lora(model: FastVlmForConditionalGeneration, rank: int) -> None:
+TRAIN_EXTRA = 'pip install "fastvlm-agent-sdk[train]"'
+LORA_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+def _peft() -> Any:
+    """The ``peft`` module, or a ConfigError naming the extra that installs it."""
     try:
-        from peft import LoraConfig, get_peft_model
+        import peft
     except ImportError as err:
         raise ConfigError(
-            "LoRA needs peft: pip install peft (or train fully: drop --lora)"
+            f"LoRA (--lora) needs peft: {TRAIN_EXTRA} (or fine-tune fully: drop --lora)"
         ) from err
+    return peft
+
+
+def _apply_lora(model: FastVlmForConditionalGeneration, rank: int) -> None:
+    """Freeze the model, wrap its LLM in LoRA adapters of ``rank`` on every linear layer of the
+    attention and MLP; the adapters and the projector train, the vision tower and the rest of
+    the LLM (embeddings included) stay as loaded."""
+    peft = _peft()
     for p in model.parameters():
         p.requires_grad_(False)
-    targets = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    lora = LoraConfig(r=rank, lora_alpha=2 * rank, target_modules=targets, lora_dropout=0.0)
-    model.model.language_model = get_peft_model(model.model.language_model, lora)
+    lora = peft.LoraConfig(
+        r=rank, lora_alpha=2 * rank, target_modules=list(LORA_TARGETS), lora_dropout=0.0
+    )
+    with warnings.catch_warnings():  # peft asks transformers 5 a deprecated question
+        warnings.filterwarnings("ignore", "`is_gradient_checkpointing`", FutureWarning)
+        model.model.language_model = peft.get_peft_model(model.model.language_model, lora)
     for p in model.model.multi_modal_projector.parameters():
         p.requires_grad_(True)
 
@@ -116,14 +134,20 @@ def _apply_lora(model: FastVlmForConditionalGeneration, rank: int) -> None:
 def _state_for_saving(
     model: FastVlmForConditionalGeneration, lora: bool
 ) -> dict[str, torch.Tensor]:
-    """The plain ``fast_vlm`` state dict (LoRA merged into a copy)."""
+    """The plain ``fast_vlm`` state dict; with LoRA the adapters are merged into a copy, so the
+    folder loads without peft and the model in training keeps its separate adapters."""
     if not lora:
         return {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    import copy
-
     merged = copy.deepcopy(model)
     merged.model.language_model = merged.model.language_model.merge_and_unload()
     return {k: v.detach().cpu() for k, v in merged.state_dict().items()}
+
+
+def _describe(model_key: dict[str, Any]) -> str:
+    if "size" in model_key:
+        return f"a new {model_key['size']} model"
+    how = f"LoRA rank {model_key['lora_rank']}" if model_key["lora_rank"] else "full"
+    return f"{model_key['init']} ({how})"
 
 
 class Trainer:
@@ -136,6 +160,9 @@ class Trainer:
             raise ConfigError(f"nothing to resume in {self.out}: no {STATE} (drop --resume)")
         if not resume and (state_path.is_file() or (self.out / RUN_RECORD).is_file()):
             raise ConfigError(f"{self.out} holds a run: pass --resume to go on, or another --out")
+        if config.lora_rank:
+            _peft()  # before the slow part
+        payload = self._read_state(state_path) if resume else None
         self.device = pick_device(config.device)
         if config.threads is not None:
             torch.set_num_threads(config.threads)
@@ -149,7 +176,8 @@ class Trainer:
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, resume)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
-        self.model.to(self.device).train()
+        self.model.to(self.device)
+        self.train_mode()
         if config.channels_last:
             self.model.model.vision_tower.to(memory_format=torch.channels_last)
         if config.compile:
@@ -161,8 +189,8 @@ class Trainer:
                                   image_size, tokens, self.mean, self.std)  # fmt: skip
         self.optimizer, self.scheduler = self._optimizer()
         self.step, self.epoch, self.index = 0, 0, 0
-        if resume:
-            self._load_state(state_path)
+        if payload is not None:
+            self._load_state(payload)
         bf16 = config.precision == "bf16" or (
             config.precision == "auto" and self.device.type == "cuda"
         )
@@ -201,6 +229,13 @@ class Trainer:
         return optimizer, scheduler
 
     # -- steps ------------------------------------------------------------------------------------
+    def train_mode(self) -> None:
+        """Training mode; with LoRA the frozen vision tower stays in eval mode, so its
+        BatchNorm running statistics stay as loaded."""
+        self.model.train()
+        if self.config.lora_rank:
+            self.model.model.vision_tower.eval()
+
     def next_batch(self) -> list[int]:
         """The next batch's example indices: a fresh permutation per epoch, from the seed."""
         n, picked = len(self.data), []
@@ -241,6 +276,7 @@ class Trainer:
             "step": self.step, "epoch": self.epoch, "index": self.index,
             "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
             "rng": torch.get_rng_state(), "trainable": trainable,
+            "model": self._model_key(),
         }  # fmt: skip
         path = self.out / STATE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -248,10 +284,35 @@ class Trainer:
         path.with_suffix(".tmp").replace(path)
         self.write_record()
 
-    def _load_state(self, path: Path) -> None:
+    def _model_key(self) -> dict[str, Any]:
+        """What a resumed run must share with its saved state: the model it trains."""
+        c = self.config
+        if c.init is None:
+            return {"size": c.size}
+        return {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank}
+
+    def _read_state(self, path: Path) -> dict[str, Any]:
+        """The saved state, refused when it belongs to another model (size, init or LoRA)."""
         payload = torch.load(path, weights_only=True, map_location="cpu")
-        if payload["trainable"]:
-            self.model.load_state_dict(payload["trainable"], strict=False)
+        saved, now = payload.get("model", {}), self._model_key()  # older states have none
+        if saved and saved != now:
+            raise ConfigError(
+                f"{self.out} trains {_describe(saved)}, not {_describe(now)}: resume with the same "
+                "--config, --init and --lora, or start a new run in another --out"
+            )
+        return payload
+
+    def _load_state(self, payload: dict[str, Any]) -> None:
+        if payload["trainable"]:  # LoRA: the adapters and the projector
+            saved = payload["trainable"]
+            trainable = {n for n, p in self.model.named_parameters() if p.requires_grad}
+            if saved.keys() != trainable:
+                raise ConfigError(
+                    f"the LoRA state in {self.out / STATE} does not fit the model: "
+                    f"{len(saved.keys() ^ trainable)} tensors differ (e.g. "
+                    f"{sorted(saved.keys() ^ trainable)[0]}); start a new run in another --out"
+                )
+            self.model.load_state_dict(saved, strict=False)
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         torch.set_rng_state(payload["rng"])
@@ -265,9 +326,11 @@ class Trainer:
 
     def write_record(self) -> None:
         params = sum(p.numel() for p in self.model.parameters())
+        trained = sum(p.numel() for p in self.model.parameters() if p.requires_grad)
         record = {
             "config": asdict(self.config), "data_manifests": self.manifests,
-            "model": {"parameters": params, "image_size": self._image_size(),
+            "model": {"parameters": params, "trainable_parameters": trained,
+                      "image_size": self._image_size(),
                       "config": self.model.config.to_dict()},
             "tokenizer_size": len(self.tokenizer), "examples": len(self.data),
             "device": str(self.device), "steps_done": self.step, **self.record,
@@ -327,7 +390,7 @@ def train(
         if evaluate_now:
             trainer.model.eval()
             trainer.evaluate()
-            trainer.model.train()
+            trainer.train_mode()
             trainer.write_record()
             start = time.perf_counter()  # evaluation time is not training throughput
     if trainer.step == 0 or not (trainer.out / STATE).is_file():

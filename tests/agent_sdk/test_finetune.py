@@ -1,0 +1,181 @@
+"""Fine-tuning a checkpoint folder (``--init``), fully and with LoRA, on tiny models."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from agent_sdk.cli import app
+from agent_sdk.collect import CollectConfig, collect, read_examples
+from agent_sdk.errors import ConfigError
+from agent_sdk.train import TrainConfig, Trainer, train
+from perception import load_vlm
+from perception.checkpoints import load_fastvlm_torch, load_tokenizer
+from perception.tiny import save_tiny_checkpoint
+from perception.torch_backend import TorchVLM, image_features
+
+ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")
+LLM = "model.language_model."
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    """One intra-op thread (a busy machine's spinning OpenMP threads slow tiny steps a lot)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("data")
+    collect(CollectConfig(env_ids=ENVS, episodes=2, noise=0.3, shard_size=8), out)
+    return out
+
+
+@pytest.fixture(scope="module", params=["hf", "apple"])
+def init(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny real-layout checkpoint with its own tokenizer (4 image tokens at 128 px)."""
+    folder = tmp_path_factory.mktemp("init") / request.param
+    return save_tiny_checkpoint(folder, layout=request.param, image_size=128, seed=3)
+
+
+def _config(data: Path, init: Path, **changes: object) -> TrainConfig:
+    base = dict(data=(str(data),), init=str(init), steps=4, batch_size=4, lr=3e-3, warmup=1,
+                save_every=100, log_every=1, eval_episodes=0, max_examples=8)  # fmt: skip
+    return TrainConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def _tensors(folder: Path) -> dict[str, torch.Tensor]:
+    return load_file(folder / "model.safetensors")
+
+
+def _greedy(vlm: TorchVLM, data: Path) -> list[list[int]]:
+    examples = list(read_examples(data))[:2]
+    gens = vlm.generate([e.image for e in examples], [e.prompt for e in examples],
+                        max_new_tokens=6)  # fmt: skip
+    return [g.token_ids for g in gens]
+
+
+def _assert_same_weights(a: Path, b: Path) -> None:
+    ta, tb = _tensors(a), _tensors(b)
+    assert ta.keys() == tb.keys()
+    for k in ta:
+        torch.testing.assert_close(ta[k], tb[k], rtol=0, atol=1e-6, msg=k)
+
+
+# -- full fine-tuning -----------------------------------------------------------------------------
+def test_full_finetune_learns_keeps_the_tokenizer_and_loads(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    record = train(_config(data, init, steps=8, max_examples=4), tmp_path / "ft")
+    losses = [row[1] for row in record["loss_curve"]]
+    assert len(losses) == 8 and sum(losses[-2:]) < 0.6 * sum(losses[:2])
+    assert record["model"]["trainable_parameters"] == record["model"]["parameters"]
+    original, tuned = load_tokenizer(init).get_vocab(), load_tokenizer(tmp_path / "ft").get_vocab()
+    original.setdefault("<image>", 512)  # apple folders have none; saving adds it
+    assert tuned == original  # the init folder's tokenizer, not a newly trained BPE
+    vlm = load_vlm(tmp_path / "ft", device="cpu")
+    assert vlm.num_image_tokens == 4 and tuned["<image>"] == vlm.info.image_token_id == 512
+    gen = vlm.generate(next(iter(read_examples(data))).image, "Click OK", max_new_tokens=4)
+    assert gen.timings.num_prompt_tokens > 4 and len(gen.token_ids) <= 4
+
+
+def test_full_finetune_resumes_exactly(data: Path, init: Path, tmp_path: Path) -> None:
+    train(_config(data, init), tmp_path / "a")
+    train(_config(data, init, save_every=2), tmp_path / "b", until=2)
+    resumed = train(_config(data, init, save_every=2), tmp_path / "b", resume=True)
+    assert resumed["resumed_at"] == [2] and resumed["steps_done"] == 4
+    _assert_same_weights(tmp_path / "a", tmp_path / "b")
+
+
+# -- LoRA -----------------------------------------------------------------------------------------
+def test_lora_trains_adapters_only_and_saves_a_merged_checkpoint(
+    data: Path, init: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rank = 4
+    trainer = Trainer(_config(data, init, lora_rank=rank, steps=3), tmp_path / "lora")
+    named = dict(trainer.model.named_parameters())
+    trainable = {n for n, p in named.items() if p.requires_grad}
+    adapters = {n for n in trainable if ".lora_" in n}
+    assert trainable - adapters == {n for n in named if n.startswith("model.multi_modal_projector")}
+    layers = [m for n, m in trainer.model.named_modules() if n.endswith(".base_layer")]
+    assert len(layers) == 7 * 2  # q k v o gate up down, two layers
+    assert sum(named[n].numel() for n in adapters) == sum(
+        rank * (m.in_features + m.out_features) for m in layers
+    )
+    frozen = {n: p.detach().clone() for n, p in named.items() if not p.requires_grad}
+    lora_b = {n: p.detach().clone() for n, p in named.items() if ".lora_B." in n}
+    for _ in range(3):
+        trainer.train_step()
+    for n, before in frozen.items():
+        torch.testing.assert_close(named[n], before, rtol=0, atol=0, msg=n)
+    assert all(not torch.equal(named[n], b) for n, b in lora_b.items())  # adapters learnt
+
+    trainer.out.mkdir()
+    trainer.save()
+    base = load_fastvlm_torch(init)[0].state_dict()
+    del base["lm_head.weight"]  # tied to the embeddings: not stored
+    merged = _tensors(trainer.out)
+    assert merged.keys() == base.keys()  # no lora_ / base_layer names: plain fast_vlm
+    q = "model.language_model.layers.0.self_attn.q_proj.weight"
+    peft_q = trainer.model.model.language_model.base_model.model.layers[0].self_attn.q_proj
+    delta = peft_q.get_delta_weight("default").detach()
+    torch.testing.assert_close(merged[q], base[q] + delta, rtol=0, atol=1e-6)
+    assert delta.abs().max() > 0
+    for k in base:
+        if k.startswith("model.vision_tower") or k == LLM + "embed_tokens.weight":
+            assert torch.equal(merged[k], base[k]), k
+
+    monkeypatch.setitem(sys.modules, "peft", None)  # the merged folder needs no peft
+    vlm = load_vlm(trainer.out, device="cpu")
+    trainer.model.eval()
+    in_memory = TorchVLM(trainer.model, trainer.tokenizer, vlm.info, torch.device("cpu"))
+    assert _greedy(vlm, data) == _greedy(in_memory, data)
+    images = [next(iter(read_examples(data))).image]
+    np.testing.assert_allclose(
+        image_features(vlm, images), image_features(in_memory, images), rtol=1e-5, atol=1e-6
+    )  # fmt: skip  (the projector trained too)
+
+
+def test_lora_resumes_exactly_and_refuses_another_rank(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    straight = train(_config(data, init, lora_rank=2), tmp_path / "a")
+    train(_config(data, init, lora_rank=2, save_every=2), tmp_path / "b", until=2)
+    resumed = train(_config(data, init, lora_rank=2, save_every=2), tmp_path / "b", resume=True)
+    assert resumed["resumed_at"] == [2] and resumed["steps_done"] == 4
+    assert [r[0] for r in resumed["loss_curve"]] == [1, 2, 3, 4]
+    torch.testing.assert_close(resumed["loss_curve"][-1][1], straight["loss_curve"][-1][1])
+    _assert_same_weights(tmp_path / "a", tmp_path / "b")
+    for rank, now in ((4, "LoRA rank 4"), (0, "full")):
+        with pytest.raises(ConfigError, match=rf"\(LoRA rank 2\), not .*\({now}\).*--lora"):
+            Trainer(_config(data, init, lora_rank=rank), tmp_path / "b", resume=True)
+
+
+def test_missing_peft_names_the_extra_before_loading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "peft", None)  # `import peft` raises ImportError
+    config = _config(tmp_path / "no-data", tmp_path / "no-init", lora_rank=8)
+    with pytest.raises(ConfigError, match=r'pip install "fastvlm-agent-sdk\[train\]"'):
+        Trainer(config, tmp_path / "out")
+
+
+def test_cli_fine_tunes_with_lora(data: Path, init: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cli"
+    args = ["train", "--init", str(init), "--lora", "2", "--data", str(data), "--out", str(out),
+            "--steps", "2", "--batch-size", "2", "--warmup", "1", "--eval-episodes", "0",
+            "--threads", "1"]  # fmt: skip
+    result = CliRunner(env={"COLUMNS": "200"}).invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "2 steps" in result.output and (out / "train_state" / "state.pt").is_file()
+    assert load_vlm(out, device="cpu").info.format.value == "hf"
