@@ -9,7 +9,8 @@ Usage::
     agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
 
 The model is transformers' ``FastVlmForConditionalGeneration``: a narrow timm ``fastvit_mci3``
-(FastViTHD's five stages, the last two attention, re-parameterised form), the two-layer GELU
+(FastViTHD's five stages, the last two attention; trained in timm's train-time form, MobileOne
+branches with BatchNorm, and saved re-parameterised like real FastVLM folders), the two-layer GELU
 projector and a small Qwen2, with a byte-level BPE tokenizer trained on the data's own prompts
 and answers (Qwen2's chat special tokens; digits one token each; pieces may span spaces, so the
 fixed parts of the prompt cost a few tokens). ``--init DIR`` fine-tunes a real checkpoint with
@@ -24,8 +25,9 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 ``<|im_end|>``; the loss covers the answer tokens and the stop token only.
 
 ``OUT`` is at all times a checkpoint folder that ``perception.load_vlm`` loads (written with
-``save_fastvlm_checkpoint``) plus ``train_state/state.pt`` (optimizer, scheduler, step, RNG,
-data position) and ``run.json`` (config, data hashes, loss curve, evaluations, throughput).
+``save_fastvlm_checkpoint``; what ``--eval-every`` evaluates) plus ``train_state/state.pt``
+(optimizer, scheduler, step, RNG, data position, a new model's train-time weights) and
+``run.json`` (config, data hashes, loss curve, evaluations, throughput).
 """
 
 from agent_sdk.train.data import (

@@ -16,12 +16,20 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from transformers import FastVlmForConditionalGeneration
+from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
 from agent_sdk.train.data import answer_loss, build_dataset, collate
-from agent_sdk.train.model import SIZES, model_config, train_tokenizer
+from agent_sdk.train.model import (
+    SIZES,
+    calibrate_batchnorm,
+    deployable_state,
+    model_config,
+    new_model,
+    train_time_config,
+    train_tokenizer,
+)
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
 from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
@@ -173,7 +181,7 @@ class Trainer:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
         self.record: dict[str, Any] = {"loss_curve": [], "evals": [], "resumed_at": []}
-        self.model, self.tokenizer, self.mean, self.std = self._model(examples, resume)
+        self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
         self.model.to(self.device)
@@ -187,6 +195,8 @@ class Trainer:
             "reduction"]) ** 2  # fmt: skip
         self.data = build_dataset(examples, self.tokenizer, self.model.config.image_token_id,
                                   image_size, tokens, self.mean, self.std)  # fmt: skip
+        if config.init is None and payload is None:
+            self._calibrate()
         self.optimizer, self.scheduler = self._optimizer()
         self.step, self.epoch, self.index = 0, 0, 0
         if payload is not None:
@@ -200,8 +210,19 @@ class Trainer:
         )  # fmt: skip
 
     # -- building ---------------------------------------------------------------------------------
-    def _model(self, examples: Sequence[Example], resume: bool) -> tuple[Any, Any, Any, Any]:
-        config = self.config
+    def _model(
+        self, examples: Sequence[Example], payload: dict[str, Any] | None
+    ) -> tuple[Any, Any, Any, Any]:
+        config, resume = self.config, payload is not None
+        if resume and config.init is None:  # the train-time weights, not the folder's
+            if "weights" not in payload:
+                raise ConfigError(f"{self.out / STATE} predates train-time weights: start a new "
+                                  "run in another --out")  # fmt: skip
+            model = FastVlmForConditionalGeneration(
+                train_time_config(FastVlmConfig.from_pretrained(self.out))
+            )
+            model.load_state_dict(payload["weights"])
+            return model, load_tokenizer(self.out), (0.0,) * 3, (1.0,) * 3
         source = self.out if resume and not config.lora_rank else config.init
         if source is not None:
             model, info = load_fastvlm_torch(source, dtype=torch.float32)
@@ -211,8 +232,17 @@ class Trainer:
         size = SIZES[config.size]
         texts = (chat_prompt(p) + t for p, t in {(ex.prompt, ex.target) for ex in examples})
         tokenizer = train_tokenizer(sorted(texts), size.vocab_size)
-        return (FastVlmForConditionalGeneration(model_config(size, tokenizer)), tokenizer,
-                (0.0,) * 3, (1.0,) * 3)  # fmt: skip
+        model = new_model(model_config(size, tokenizer, inference_mode=False))
+        return model, tokenizer, (0.0,) * 3, (1.0,) * 3
+
+    def _calibrate(self, batches: int = 4) -> None:
+        """BatchNorm statistics of a new model from its first training batches (no RNG used)."""
+        n = min(len(self.data), batches * self.config.batch_size)
+        m = torch.tensor(self.mean, device=self.device)[:, None, None]
+        s = torch.tensor(self.std, device=self.device)[:, None, None]
+        chunks = self.data.pixels[:n].split(self.config.batch_size)
+        batches = ((c.to(self.device).float() / 255 - m) / s for c in chunks)
+        calibrate_batchnorm(self.model.model.vision_tower.timm_model, batches)
 
     def _image_size(self) -> int:
         return int(math.isqrt(self.model.config.image_seq_length) * 64)
@@ -266,9 +296,11 @@ class Trainer:
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self) -> None:
-        """Write the checkpoint folder, then the resumable state, then the run record."""
+        """Write the checkpoint folder (the deployable weights: vision tower re-parameterised),
+        then the resumable state (a new model's train-time weights too), then the run record."""
         state = _state_for_saving(self.model, bool(self.config.lora_rank))
-        save_fastvlm_checkpoint(self.out, state, self.model.config, tokenizer=self.tokenizer,
+        deployed, config = deployable_state(self.model, state)
+        save_fastvlm_checkpoint(self.out, deployed, config, tokenizer=self.tokenizer,
                                 overwrite=True)  # fmt: skip
         trainable = {n: p.detach().cpu() for n, p in self.model.named_parameters()
                      if p.requires_grad} if self.config.lora_rank else {}  # fmt: skip
@@ -278,6 +310,8 @@ class Trainer:
             "rng": torch.get_rng_state(), "trainable": trainable,
             "model": self._model_key(),
         }  # fmt: skip
+        if self.config.init is None:
+            payload["weights"] = state
         path = self.out / STATE
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(payload, path.with_suffix(".tmp"))
@@ -340,7 +374,7 @@ class Trainer:
         tmp.replace(self.out / RUN_RECORD)
 
     def evaluate(self) -> dict[str, Any]:
-        """Evaluate the saved checkpoint with VLMPolicy on held-out seeds (the real harness)."""
+        """Evaluate the saved (deployable) checkpoint with VLMPolicy on held-out seeds."""
         from agent_sdk.evaluate import EvalConfig, evaluate, resolve_env_ids, summarize
 
         c = self.config

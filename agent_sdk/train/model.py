@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+import timm
+import torch
+from timm.utils.model import reparameterize_model
 from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import FastVlmConfig, PreTrainedTokenizerFast
+from transformers import FastVlmConfig, FastVlmForConditionalGeneration, PreTrainedTokenizerFast
 
 from agent_sdk.errors import ConfigError
 from perception.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
@@ -38,8 +42,11 @@ SIZES: dict[str, ModelSize] = {
 """Named sizes: ``tiny`` for tests, ``small`` trains on two CPU cores in about two hours."""
 
 
-def model_config(size: ModelSize, tokenizer: PreTrainedTokenizerFast) -> FastVlmConfig:
-    """The ``fast_vlm`` config of ``size`` for ``tokenizer`` (``<image>`` gets the next id)."""
+def model_config(
+    size: ModelSize, tokenizer: PreTrainedTokenizerFast, *, inference_mode: bool = True
+) -> FastVlmConfig:
+    """The ``fast_vlm`` config of ``size`` for ``tokenizer`` (``<image>`` gets the next id).
+    ``inference_mode=False`` builds timm's train-time vision tower (see `train_time_config`)."""
     if size.image_size <= 0 or size.image_size % 64:
         raise ConfigError(f"image_size must be a positive multiple of 64, got {size.image_size}")
     image_id = len(tokenizer)
@@ -48,7 +55,7 @@ def model_config(size: ModelSize, tokenizer: PreTrainedTokenizerFast) -> FastVlm
         vision_config={
             "model_type": "timm_wrapper", "architecture": "fastvit_mci3", "global_pool": "avg",
             "hidden_size": size.vision_dims[-1] * 2,  # final_conv doubles the channels
-            "model_args": {"inference_mode": True, "layers": list(size.vision_layers),
+            "model_args": {"inference_mode": inference_mode, "layers": list(size.vision_layers),
                            "embed_dims": list(size.vision_dims)},
         },
         text_config={
@@ -63,6 +70,70 @@ def model_config(size: ModelSize, tokenizer: PreTrainedTokenizerFast) -> FastVlm
         image_seq_length=(size.image_size // 64) ** 2,
         tie_word_embeddings=True,
     )  # fmt: skip
+
+
+# -- train-time and deployable vision towers ------------------------------------------------------
+# Built re-parameterised (``inference_mode``: one conv per MobileOne block, no BatchNorm) and
+# initialised from scratch, the tower loses the image: each conv shrinks the signal and nothing
+# rescales it, so after five stages every image gives the same features. A new model therefore
+# trains timm's train-time tower (MobileOne branches with BatchNorm, timm's own init) and every
+# save folds the branches into the single convs real FastVLM checkpoints have.
+_TOWER = "model.vision_tower.timm_model."
+
+
+def _with_inference_mode(config: FastVlmConfig, inference_mode: bool) -> FastVlmConfig:
+    config = copy.deepcopy(config)
+    args = dict(config.vision_config.model_args or {})
+    config.vision_config.model_args = {**args, "inference_mode": inference_mode}
+    return config
+
+
+def train_time_config(config: FastVlmConfig) -> FastVlmConfig:
+    """A copy of ``config`` whose vision tower is timm's train-time one (BatchNorm branches)."""
+    return _with_inference_mode(config, False)
+
+
+def new_model(config: FastVlmConfig) -> FastVlmForConditionalGeneration:
+    """A model of ``config`` whose vision tower has timm's own init (transformers' std-0.02 init
+    of its convs starts with far weaker image features, see the note above)."""
+    model = FastVlmForConditionalGeneration(config)
+    vision = config.vision_config
+    fresh = timm.create_model(vision.architecture, pretrained=False, num_classes=0,
+                              **(vision.model_args or {}))  # fmt: skip
+    model.model.vision_tower.timm_model.load_state_dict(fresh.state_dict())
+    return model
+
+
+def deployable_state(
+    model: FastVlmForConditionalGeneration, state: dict[str, torch.Tensor]
+) -> tuple[dict[str, torch.Tensor], FastVlmConfig]:
+    """``state`` (``model``'s state dict) and config with the vision tower re-parameterised, as
+    `perception.load_vlm` loads it; the same function as ``model`` in eval mode. A tower that is
+    re-parameterised already is returned as is."""
+    if (model.config.vision_config.model_args or {}).get("inference_mode", False):
+        return state, model.config
+    tower = reparameterize_model(model.model.vision_tower.timm_model)  # a copy
+    state = {k: v for k, v in state.items() if not k.startswith(_TOWER)}
+    state.update({_TOWER + k: v.detach().cpu() for k, v in tower.state_dict().items()})
+    return state, _with_inference_mode(model.config, True)
+
+
+@torch.no_grad()
+def calibrate_batchnorm(tower: torch.nn.Module, batches: Iterable[torch.Tensor]) -> None:
+    """Set the BatchNorm running statistics of ``tower`` to the mean over ``batches`` of its
+    batch statistics, so the deployable (eval-mode) tower sees images from the first save."""
+    norms = [m for m in tower.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    momenta = [bn.momentum for bn in norms]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # a cumulative average
+    was_training = tower.training
+    tower.train()
+    for pixels in batches:
+        tower(pixels)
+    tower.train(was_training)
+    for bn, momentum in zip(norms, momenta, strict=True):
+        bn.momentum = momentum
 
 
 # -- tokenizer ------------------------------------------------------------------------------------

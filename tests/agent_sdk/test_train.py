@@ -172,3 +172,41 @@ def test_checkpoint_loads_generates_and_is_evaluated(data: Path, tmp_path: Path)
     ex = next(iter(read_examples(data)))
     gen = vlm.generate(ex.image, ex.prompt, max_new_tokens=5)
     assert gen.timings.num_prompt_tokens > 4 and len(gen.token_ids) <= 5
+
+
+# -- the vision tower sees the images -------------------------------------------------------------
+def _variation(features: torch.Tensor | np.ndarray) -> float:
+    """How much features differ between the images of a batch, relative to their size."""
+    f = torch.as_tensor(features).float()
+    return float(f.std(dim=0).mean() / f.abs().mean())
+
+
+def _tower_variation(trainer: Trainer, pixels: torch.Tensor) -> float:
+    with torch.no_grad():
+        return _variation(trainer.model.model.vision_tower(pixels).last_hidden_state)
+
+
+def test_new_models_see_the_image_in_training_and_once_saved(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, steps=3), tmp_path)
+    images = [ex.image for ex in read_examples(data)][:8]
+    pixels = trainer.data.pixels[:8].float() / 255
+    assert _tower_variation(trainer, pixels) > 0.05  # train mode (BatchNorm on the batch)
+    for _ in range(3):
+        trainer.train_step()
+    assert _tower_variation(trainer, pixels) > 0.05
+    trainer.model.eval()
+    assert _tower_variation(trainer, pixels) > 0.05  # running statistics, as deployed
+    trainer.save()
+    saved = load_vlm(tmp_path, device="cpu")
+    assert saved.model.config.vision_config.model_args["inference_mode"] is True
+    from perception.torch_backend import TorchVLM, image_features
+
+    assert _variation(image_features(saved, images)) > 0.05
+    # the saved (re-parameterised) model computes what the model in training does in eval mode
+    live = TorchVLM(trainer.model, saved.tokenizer, saved.info, torch.device("cpu"))
+    want, got = image_features(live, images), image_features(saved, images)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
+    prompts = [ex.prompt for ex in read_examples(data)][:8]
+    for a, b in zip(live.generate(images, prompts, max_new_tokens=6),
+                    saved.generate(images, prompts, max_new_tokens=6), strict=True):  # fmt: skip
+        assert a.token_ids == b.token_ids
