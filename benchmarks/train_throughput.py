@@ -23,7 +23,6 @@ from dataclasses import replace
 
 import torch
 from _common import fmt, print_table, time_calls, torch_threads, write_json
-from transformers import FastVlmForConditionalGeneration
 
 import envs
 from agent_sdk.collect import CollectConfig, rollouts
@@ -36,6 +35,7 @@ from agent_sdk.train import (
     model_config,
     train_tokenizer,
 )
+from agent_sdk.train.model import new_model
 from perception.prompts import chat_prompt
 
 VARIANTS = (  # (label, size name, image size, channels_last, bf16)
@@ -53,8 +53,8 @@ VARIANTS = (  # (label, size name, image size, channels_last, bf16)
 def _step_fn(size: ModelSize, examples, tokenizer, batch: int, channels_last: bool, bf16: bool,
              compile_: bool) -> tuple[Callable[[], object], int]:  # fmt: skip
     torch.manual_seed(0)
-    config = model_config(size, tokenizer)
-    model = FastVlmForConditionalGeneration(config).train()
+    config = model_config(size, tokenizer, inference_mode=False)  # what `agent-sdk train` trains
+    model = new_model(config).train()
     if channels_last:
         model.model.vision_tower.to(memory_format=torch.channels_last)
     if compile_:
