@@ -23,7 +23,8 @@ class ParseError(ActionError, ValueError):
     #: What a well-formed answer looks like; part of every message and of re-ask prompts.
     EXPECTED = (
         'one action such as click(512, 300), type_text("hello"), key("enter"), '
-        "scroll(500, 500, down=3), drag(100, 200, 400, 200), done(), "
+        "scroll(500, 500, down=3), drag(100, 200, 400, 200), done(), for robots "
+        'point_target(512, 300, gripper="close") or ee_delta(0.5, 0, -0.2, 1), '
         "or a JSON object matching the action schema (coordinates 0-1000 of the image)"
     )
 
