@@ -42,6 +42,7 @@ from rich.progress import (
 from rich.table import Table
 
 from agent_sdk.errors import SDK_ERRORS, ConfigError
+from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY
 
 if TYPE_CHECKING:
     from agent_sdk.evaluate import EpisodeRecord, EvalConfig, TaskSummary
@@ -215,7 +216,7 @@ def eval_(
     ] = None,
     perceive_every: Annotated[
         int, typer.Option(min=1, help="robot envs: simulator steps per policy call")
-    ] = 10,
+    ] = DEFAULT_PERCEIVE_EVERY,
 ) -> None:
     """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report.
 

@@ -124,8 +124,8 @@ class SceneRenderer:
         mujoco.mjr_readPixels(rgb, zbuf, self._rect, self._context)
         depth = self._linear_depth(zbuf[::-1])
         near, far = self._depth_scale
-        low, high = (float(depth.min()), float(depth.max())) if np.isfinite(depth).all() else (0, 0)
-        if low < near or high > far * 1.001 or low == high:
+        low, high = float(depth.min()), float(depth.max())  # NaN fails the test below too
+        if not (near <= low < high <= far * 1.001):
             # a freed or lost GL context renders without an error, but a blank frame
             raise RuntimeError("the GL context returned a blank frame (lost or freed)")
         return np.ascontiguousarray(rgb[::-1]), depth
