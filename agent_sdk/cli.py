@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import sys
-import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -54,6 +54,9 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
+
+
+_MODEL_HELP = "a local FastVLM checkpoint folder (default: the shipped model)"
 
 
 def _fail(err: Exception) -> typer.Exit:
@@ -141,25 +144,45 @@ def demo(
     seed: Annotated[int, typer.Option(help="seed of the first episode")] = 0,
     width: Annotated[int | None, typer.Option(help="screen width (default: the env's)")] = None,
     height: Annotated[int | None, typer.Option(help="screen height (default: the env's)")] = None,
-    suite: Annotated[str, typer.Option(help="suite name: ui or miniwob")] = "ui",
+    suite: Annotated[str, typer.Option(help="suite name: ui, miniwob or robot")] = "ui",
+    policy: Annotated[
+        str, typer.Option(help="vlm (the shipped model unless --model), oracle or random")
+    ] = "vlm",
+    model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="the run folder (default: a new runs/demo-TIME)")
+    ] = None,
 ) -> None:
-    """Run the oracle agent over a suite and print the success table."""
-    from agent_sdk.evaluate import EvalConfig, resolve_env_ids, summarize
+    """Run the agent over a suite with the shipped FastVLM: success table and report."""
+    from agent_sdk.evaluate import EvalConfig, resolve_env_ids
+    from agent_sdk.report import load_run, write_report, write_summary
 
     console = Console()
     try:
         config = EvalConfig(
-            env_ids=resolve_env_ids(suite), policy="oracle", episodes=episodes, seed=seed,
+            env_ids=resolve_env_ids(suite), policy=policy,  # type: ignore[arg-type]
+            model=_model_for(policy, model), episodes=episodes, seed=seed,
             env_kwargs={k: v for k, v in (("width", width), ("height", height)) if v},
-            save_trajectories=0, suite=suite,
+            suite=suite,
         )  # fmt: skip
-        with tempfile.TemporaryDirectory(prefix="agent-sdk-demo-") as out:
-            records = _run_eval(config, Path(out), console)
+        out = out or Path("runs") / time.strftime("demo-%Y%m%d-%H%M%S")
+        _run_eval(config, out, console)
+        run = load_run(out)
+        paths = [out / "episodes.jsonl", *write_summary(run), write_report(run)]
     except SDK_ERRORS as err:
         raise _fail(err) from err
-    size = f"{width}x{height}" if width and height else "default size"
-    title = f"Oracle agent, {suite} suite, {size}, seeds {seed}..{seed + episodes - 1}"
-    _print_table(console, _summary_table(summarize(records, config.env_ids), title))
+    _show_run(console, run, paths)
+
+
+def _model_for(policy: str, model: Path | None) -> str | None:
+    """The checkpoint of a ``vlm`` policy: ``model``, else the shipped default."""
+    if policy != "vlm":
+        return None if model is None else str(model)
+    if model is not None:
+        return str(model)
+    from perception.zoo import zoo_model
+
+    return str(zoo_model())
 
 
 def _print_table(console: Console, table: Table) -> None:
@@ -196,8 +219,8 @@ def eval_(
     env: Annotated[
         list[str] | None, typer.Option(help="env ids instead of a suite (repeat or a,b,c)")
     ] = None,
-    policy: Annotated[str, typer.Option(help="vlm (needs --model), oracle or random")] = "vlm",
-    model: Annotated[Path | None, typer.Option(help="a local FastVLM checkpoint folder")] = None,
+    policy: Annotated[str, typer.Option(help="vlm, oracle or random")] = "vlm",
+    model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
     episodes: Annotated[int, typer.Option(min=1, help="episodes per env")] = 50,
     seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 0,
     max_steps: Annotated[
@@ -228,7 +251,7 @@ def eval_(
     try:
         config = EvalConfig(
             env_ids=resolve_env_ids(suite, env or ()), policy=policy,  # type: ignore[arg-type]
-            model=None if model is None else str(model), episodes=episodes, seed=seed,
+            model=_model_for(policy, model), episodes=episodes, seed=seed,
             max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
             save_trajectories=save_trajectories, suite=None if env else suite or "ui",
             perceive_every=perceive_every,
@@ -300,7 +323,7 @@ def parse(
 def ask(
     image: Annotated[Path, typer.Argument(help="an image file (PNG, JPEG, ...)")],
     question: Annotated[str, typer.Argument(help="what to ask about it")],
-    model: Annotated[Path, typer.Option(help="a local FastVLM checkpoint folder")],
+    model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
     stream: Annotated[bool, typer.Option(help="print the answer as it is generated")] = False,
     max_new_tokens: Annotated[int, typer.Option(min=1)] = 128,
     temperature: Annotated[float, typer.Option(min=0.0)] = 0.0,
@@ -312,7 +335,7 @@ def ask(
     from perception.base import load_vlm
 
     try:
-        vlm = load_vlm(model, backend=backend, device=device, dtype=dtype)  # type: ignore[arg-type]
+        vlm = load_vlm(_model_for("vlm", model) or "", backend=backend, device=device, dtype=dtype)  # type: ignore[arg-type]
         if stream:
             for piece in vlm.stream(
                 image, question, max_new_tokens=max_new_tokens, temperature=temperature
@@ -350,12 +373,15 @@ def convert(
     dst: Annotated[Path, typer.Argument(help="where to write the converted folder")],
     to: Annotated[str, typer.Option(help="target layout: hf, apple or mlx")] = "hf",
     overwrite: Annotated[bool, typer.Option(help="replace a non-empty DST")] = False,
+    dtype: Annotated[
+        str | None, typer.Option(help="cast the weights: float32, float16 or bfloat16")
+    ] = None,
 ) -> None:
     """Convert a checkpoint folder once to disk (Apple -> Hugging Face, or either -> MLX)."""
     from perception.checkpoints import convert_checkpoint
 
     try:
-        out = convert_checkpoint(src, dst, to=to, overwrite=overwrite)
+        out = convert_checkpoint(src, dst, to=to, overwrite=overwrite, dtype=dtype)
     except SDK_ERRORS as err:
         raise _fail(err) from err
     Console().print(f"wrote {out}")
@@ -364,8 +390,8 @@ def convert(
 @app.command()
 def run(
     instruction: Annotated[str, typer.Argument(help="what the agent should do")] = "",
-    model: Annotated[Path | None, typer.Option(help="a local FastVLM checkpoint folder")] = None,
-    policy: Annotated[str, typer.Option(help="vlm (needs --model) or random")] = "vlm",
+    model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
+    policy: Annotated[str, typer.Option(help="vlm or random")] = "vlm",
     env: Annotated[
         str | None, typer.Option(help="a Gymnasium env id instead of the screen")
     ] = None,
@@ -480,6 +506,9 @@ def train(
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 1e-3,
     warmup: Annotated[int, typer.Option(min=0)] = 100,
+    pointer_weight: Annotated[
+        float, typer.Option(min=0.0, help="weight of the pointing loss (grounding signal)")
+    ] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = True,
@@ -503,8 +532,8 @@ def train(
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
-            precision=precision, channels_last=channels_last, device=device,  # type: ignore[arg-type]
-            threads=threads, compile=compile,
+            pointer_weight=pointer_weight, precision=precision,  # type: ignore[arg-type]
+            channels_last=channels_last, device=device, threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
             eval_suite=eval_suite,
         )  # fmt: skip

@@ -27,14 +27,17 @@ from agent_sdk.records import Trajectory
 
 
 def make_policy(model: Path | None, policy: str, seed: int) -> Policy:
-    """``vlm`` (needs ``model``) or ``random``."""
+    """``vlm`` (``model``, else the shipped model) or ``random``."""
     if policy == "random":
         return RandomPolicy(seed)
     if policy != "vlm":
         raise ConfigError(f"--policy must be vlm or random, got {policy!r}")
-    if model is None:
-        raise ConfigError("--policy vlm needs --model DIR (a local FastVLM checkpoint folder)")
     from perception.base import load_vlm
+
+    if model is None:
+        from perception.zoo import zoo_model
+
+        model = zoo_model()
 
     return VLMPolicy(load_vlm(model))
 

@@ -866,31 +866,48 @@ def save_fastvlm_checkpoint(
     return out
 
 
+_CAST_DTYPES = ("float32", "float16", "bfloat16")
+
+
 def convert_checkpoint(
-    src: PathLike, dst: PathLike, *, to: str = "hf", overwrite: bool = False
-) -> Path:
+    src: PathLike, dst: PathLike, *, to: str = "hf", overwrite: bool = False,
+    dtype: str | None = None,
+) -> Path:  # fmt: skip
     """Write an apple folder as an hf ``fast_vlm`` one (``to="hf"``), or back (``to="apple"``),
     or an hf or apple folder as an mlx-vlm one (``to="mlx"``, `perception.mlx_convert`).
 
     The result of ``to="hf"`` also loads with ``FastVlmForConditionalGeneration.from_pretrained``.
-    Tensors keep their stored dtype and are checked against the config before any is written. A
-    non-empty `dst` needs ``overwrite=True``, which removes the weight files already there.
+    Tensors keep their stored dtype unless ``dtype`` (float32, float16 or bfloat16) casts the
+    floating ones (then the layout may stay the same), and are checked against the config before
+    any is written. A non-empty `dst` needs ``overwrite=True``, which removes the weight files
+    already there.
     """
+    if dtype is not None and dtype not in _CAST_DTYPES:
+        raise CheckpointError(f"dtype must be one of {', '.join(_CAST_DTYPES)}, got {dtype!r}")
     if to == CheckpointFormat.MLX:
+        if dtype is not None:
+            raise CheckpointError("--dtype is for hf and apple folders; MLX keeps the dtype")
         from perception.mlx_convert import convert_to_mlx
 
         return convert_to_mlx(src, dst, overwrite=overwrite)
     _require_torch()
+    import torch
+
     target = _writable_layout(to)
     folder, out = _folder(src), Path(dst).expanduser()
     fmt = detect_format(folder)
-    if fmt is target:
-        raise CheckpointError(f"{folder} is already in {target.value} format")
+    if fmt is target and dtype is None:
+        raise CheckpointError(
+            f"{folder} is already in {target.value} format (give --dtype to cast it)"
+        )
     if out.resolve() == folder.resolve():
         raise CheckpointError(f"cannot convert {folder} into itself: choose another dst")
     _prepare_dst(out, overwrite)  # fail early, before reading gigabytes
     config, state = _config_and_state(folder, fmt, allow_pickle=False, dtype=None, device="cpu")
     _check_state_dict(_meta_model(config), state, folder)
+    if dtype is not None:
+        cast = getattr(torch, dtype)
+        state = {k: v.to(cast) if v.is_floating_point() else v for k, v in state.items()}
     try:
         tokenizer = load_tokenizer(folder)
     except CheckpointError as e:

@@ -37,6 +37,8 @@ from agent_sdk.train.data import (
     collate,
     encode_example,
     label_mask,
+    pointer_loss,
+    target_cell,
 )
 from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Trainer, lr_factor, train
 from agent_sdk.train.model import SIZES, ModelSize, model_config, train_tokenizer
@@ -57,6 +59,8 @@ __all__ = [
     "label_mask",
     "lr_factor",
     "model_config",
+    "pointer_loss",
+    "target_cell",
     "train",
     "train_tokenizer",
 ]

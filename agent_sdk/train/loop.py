@@ -56,6 +56,7 @@ class TrainConfig:
     warmup: int = 100  # linear warm-up steps
     weight_decay: float = 0.05
     grad_clip: float = 1.0
+    pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -284,8 +285,10 @@ class Trainer:
         """One optimizer step; returns the loss and the answer-token accuracy."""
         batch = collate(self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0))
         with self.autocast:
-            loss, acc = answer_loss(self.model, batch, self.mean, self.std,
-                                    self.config.channels_last)  # fmt: skip
+            loss, acc = answer_loss(
+                self.model, batch, self.mean, self.std, self.config.channels_last,
+                self.config.pointer_weight,
+            )  # fmt: skip
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
         self.optimizer.step()

@@ -14,8 +14,23 @@ from agent_sdk.cli import app
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
-def test_demo_prints_the_success_table() -> None:
-    result = runner.invoke(app, ["demo", "--episodes", "3"])
+def test_demo_runs_the_shipped_model_and_writes_the_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from perception.zoo import zoo_model
+
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--episodes", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("agent_sdk/ui-") == 12 and "report.html" in result.output
+    config = json.loads((out / "config.json").read_text())["config"]
+    assert config["policy"] == "vlm" and config["model"] == str(zoo_model())
+    episodes = [json.loads(line) for line in (out / "episodes.jsonl").read_text().splitlines()]
+    assert len(episodes) == 12 and all(e["model"] for e in episodes)
+
+
+def test_demo_with_the_oracle_prints_the_success_table(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    result = runner.invoke(
+        app, ["demo", "--policy", "oracle", "--episodes", "3", "--out", str(tmp_path / "d")]
+    )
     assert result.exit_code == 0, result.output
     assert "agent_sdk/ui-click-button-v0" in result.output
     assert "100.0%" in result.output
@@ -46,8 +61,9 @@ def test_eval_prints_the_table_and_writes_the_run(tmp_path) -> None:  # type: ig
 
 
 def test_eval_and_report_explain_bad_input(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    no_model = runner.invoke(app, ["eval", "--out", str(tmp_path / "a")])
-    assert no_model.exit_code == 2 and "needs model=DIR" in no_model.output
+    stray = ["eval", "--policy", "oracle", "--model", str(tmp_path), "--out", str(tmp_path / "a")]
+    stray_model = runner.invoke(app, stray)
+    assert stray_model.exit_code == 2 and "only used by policy 'vlm'" in stray_model.output
     typo = runner.invoke(app, ["eval", "--suite", "iu", "--policy", "oracle", "--out", "x"])
     assert typo.exit_code == 2 and "known suites" in typo.output
     no_run = runner.invoke(app, ["report", str(tmp_path)])
@@ -137,6 +153,16 @@ def test_run_on_a_gym_env_saves_the_trajectory(tmp_path) -> None:  # type: ignor
     assert record["instruction"] and 1 <= len(record["steps"]) <= 3
     assert all((out / s["image"]).is_file() for s in record["steps"])
     assert "step 0" in result.output and "saved" in result.output
+
+
+def test_run_without_a_model_uses_the_shipped_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "run"
+    args = ["run", "--env", "agent_sdk/ui-click-button-v0", "--max-steps", "2", "--out", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    steps = json.loads((out / "trajectory.json").read_text())["steps"]
+    assert steps and all(s["model_text"] for s in steps)  # answers came from a model
+    assert "ttft" in result.output
 
 
 def test_run_with_approve_asks_and_a_no_executes_nothing(tmp_path) -> None:  # type: ignore[no-untyped-def]

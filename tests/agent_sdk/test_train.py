@@ -20,9 +20,12 @@ from agent_sdk.train import (
     SIZES,
     TrainConfig,
     Trainer,
+    answer_loss,
     collate,
     encode_example,
     lr_factor,
+    pointer_loss,
+    target_cell,
     train,
     train_tokenizer,
 )
@@ -116,7 +119,7 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
     from agent_sdk.train import Dataset
 
     ds = Dataset(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), [torch.tensor(s) for s, _ in seqs],
-                 [n for _, n in seqs])  # fmt: skip
+                 [n for _, n in seqs], torch.full((3,), -1))  # fmt: skip
     batch = collate(ds, [0, 1, 2], tok.pad_token_id)
     for row, ex in enumerate(examples):
         labelled = batch["ids"][row][batch["labels"][row]].tolist()
@@ -124,6 +127,63 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
         prompt_ids = batch["ids"][row][: seqs[row][1]].tolist()
         assert prompt_ids.count(image_id) == 4
         assert not batch["labels"][row][~batch["mask"][row]].any()  # padding never learnt
+
+
+def test_target_cell_is_the_image_token_under_the_first_point() -> None:
+    # 320 x 240 is padded to 320 x 320 (40 rows above), then cut into 5 x 5 tokens of 64 px
+    assert target_cell("click(742, 323)", 320, 240, 5) == 1 * 5 + 3  # (237, 118) px
+    assert target_cell("drag(0, 0, 999, 999)", 320, 240, 5) == 0  # (0, 40): the first point
+    assert target_cell("right_click(999, 999)", 320, 240, 5) == 4 * 5 + 4
+    assert target_cell('point_target(500, 500, gripper="close")', 240, 320, 2) == 1 * 2 + 1
+    for answer in ('type_text("12, 30")', 'key("enter")', "done()", 'fail("no (1, 2)")'):
+        assert target_cell(answer, 320, 240, 5) == -1
+
+
+def test_pointer_loss_is_the_attention_of_head_0(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data), tmp_path)
+    model, examples = trainer.model, list(read_examples(data))
+    lm = model.model.language_model
+    lm.config._attn_implementation = "eager"  # attention weights come back
+    index = [i for i, ex in enumerate(examples) if trainer.data.cells[i] >= 0][:4]
+    batch = collate(trainer.data, index, trainer.tokenizer.pad_token_id)
+    ids = batch["ids"]
+    image = ids == model.config.image_token_id
+    with torch.no_grad():
+        feats = model.model.get_image_features(pixel_values=batch["pixels"].float() / 255)
+        embeds = model.get_input_embeddings()(torch.where(image, 0, ids)).masked_scatter(
+            image[..., None], feats.pooler_output
+        )
+        out = lm(inputs_embeds=embeds, attention_mask=batch["mask"].long(),
+                 output_hidden_states=True, output_attentions=True)  # fmt: skip
+        loss = pointer_loss(lm, out.hidden_states, image, batch["prompt_lens"], batch["cells"])
+    query = batch["prompt_lens"] - 1
+    target = image.float().argmax(-1) + batch["cells"]
+    rows = torch.arange(len(index))
+    expected = torch.stack([
+        -out.attentions[layer][rows, 0, query, target].log().mean()
+        for layer in range(1, len(lm.layers))
+    ]).mean()  # fmt: skip
+    torch.testing.assert_close(loss, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, steps=30, max_examples=4, lr=1e-2, warmup=2,
+                              pointer_weight=1.0), tmp_path)  # fmt: skip
+    assert int((trainer.data.cells >= 0).sum()) >= 2
+    batch = collate(trainer.data, range(4), trainer.tokenizer.pad_token_id)
+
+    def pointing() -> float:
+        trainer.model.eval()
+        with torch.no_grad():
+            both, _ = answer_loss(trainer.model, batch, pointer_weight=1.0)
+            answer, _ = answer_loss(trainer.model, batch)
+        trainer.train_mode()
+        return float(both - answer)
+
+    before = pointing()
+    for _ in range(30):
+        trainer.train_step()
+    assert pointing() < 0.3 * before
 
 
 def test_schedule_warms_up_then_decays() -> None:

@@ -401,6 +401,23 @@ def test_convert_refuses_to_overwrite_or_to_convert_to_the_same_format(tiny_dirs
         convert_checkpoint(tiny_dirs["apple", True], tmp_path / "onnx", to="onnx")
 
 
+def test_convert_casts_to_a_smaller_dtype_in_the_same_layout(tiny_dirs, loaded, tmp_path) -> None:
+    dst = convert_checkpoint(tiny_dirs["hf", True], tmp_path / "half", dtype="float16")
+    stored = load_file(dst / "model.safetensors")
+    original = load_file(tiny_dirs["hf", True] / "model.safetensors")
+    assert stored.keys() == original.keys()
+    assert {v.dtype for v in stored.values() if v.is_floating_point()} == {torch.float16}
+    model, _ = load_fastvlm_torch(dst)  # read back as float32
+    reference = loaded["hf", True][0]
+    with torch.no_grad():
+        ids = torch.tensor([[1, 2, 3]])
+        got, want = model(input_ids=ids).logits, reference(input_ids=ids).logits
+    torch.testing.assert_close(got, want, rtol=0, atol=1e-2 * float(want.abs().max()))
+    assert not torch.equal(got, want)  # the weights were rounded
+    with pytest.raises(CheckpointError, match="dtype must be one of"):
+        convert_checkpoint(tiny_dirs["hf", True], tmp_path / "x", dtype="int8")
+
+
 # ----------------------------------------------------------------------------------- tiny
 
 
