@@ -104,8 +104,8 @@ def _summary_table(rows: Sequence[TaskSummary], title: str) -> Table:
         return "-" if seconds is None else f"{seconds * 1000:.1f} ms"
 
     table = Table(title=title)
-    for col in ("env id", "episodes", "success", "95% CI", "errors", "steps", "step p50",
-                "step p90", "TTFT p50"):  # fmt: skip
+    for col in ("env id", "episodes", "success", "95% CI", "failures", "errors", "steps",
+                "step p50", "step p90", "TTFT p50"):  # fmt: skip
         table.add_column(col, justify="right", overflow="fold")  # wrap, never cut
     env_col = table.columns[0]  # ids in full: the other columns wrap first
     env_col.justify, env_col.no_wrap = "left", True
@@ -115,8 +115,8 @@ def _summary_table(rows: Sequence[TaskSummary], title: str) -> Table:
             table.add_section()
         table.add_row(
             r.env_id, str(r.episodes), f"{r.success_rate:.1%}", f"{r.ci_low:.2f}-{r.ci_high:.2f}",
-            str(r.errors), f"{r.mean_steps:.1f}", ms(r.step_p50_s), ms(r.step_p90_s),
-            ms(r.ttft_p50_s),
+            str(r.failures), str(r.errors), f"{r.mean_steps:.1f}", ms(r.step_p50_s),
+            ms(r.step_p90_s), ms(r.ttft_p50_s),
         )  # fmt: skip
     return table
 

@@ -46,6 +46,7 @@ def test_eval_prints_the_table_and_writes_the_run(tmp_path) -> None:  # type: ig
     assert result.exit_code == 0, result.output
     assert "agent_sdk/ui-click-link-v0" in result.output and "100.0%" in result.output
     assert "TTFT p50" in result.output and "report.html" in result.output
+    assert "failures" in result.output and "errors" in result.output
     for name in ("config.json", "episodes.jsonl", "summary.json", "summary.csv", "report.html"):
         assert (out / name).is_file(), name
     assert json.loads((out / "config.json").read_text())["config"]["env_kwargs"] == {"width": 400}
