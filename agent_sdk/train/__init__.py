@@ -32,6 +32,7 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 
 from agent_sdk.train.data import (
     Dataset,
+    ZoomCrop,
     answer_loss,
     build_dataset,
     collate,
@@ -52,6 +53,7 @@ __all__ = [
     "Progress",
     "TrainConfig",
     "Trainer",
+    "ZoomCrop",
     "answer_loss",
     "build_dataset",
     "collate",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -27,6 +27,8 @@ class Dataset:
     ids: list[torch.Tensor]
     prompt_lens: list[int]
     cells: torch.Tensor  # N, long
+    answers: list[str] = field(default_factory=list)  # the answers' text (for `ZoomCrop`)
+    sizes: list[tuple[int, int]] = field(default_factory=list)  # each image's (width, height)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -97,22 +99,87 @@ def build_dataset(
         ids.append(torch.tensor(seq))
         lens.append(n)
         cells.append(target_cell(ex.target, ex.image.shape[1], ex.image.shape[0], grid))
-    return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long))
+    return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
+                   [ex.target for ex in examples],
+                   [(ex.image.shape[1], ex.image.shape[0]) for ex in examples])  # fmt: skip
 
 
-def collate(data: Dataset, index: Sequence[int], pad_id: int) -> dict[str, torch.Tensor]:
+def collate(
+    data: Dataset, index: Sequence[int], pad_id: int, crop: ZoomCrop | None = None
+) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
-    and the target cells."""
+    and the target cells; ``crop`` may replace examples by zoomed crops."""
     seqs = [data.ids[i] for i in index]
+    pixels, cells = data.pixels[list(index)], data.cells[list(index)]  # copies
+    if crop is not None:
+        for row, i in enumerate(index):
+            zoomed = crop(data, i)
+            if zoomed is not None:
+                pixels[row], seqs[row], cells[row] = zoomed
     lengths = [len(s) for s in seqs]
     ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
     for row, seq in enumerate(seqs):
         ids[row, : len(seq)] = seq
     mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
     labels = label_mask(ids, [data.prompt_lens[i] for i in index], lengths)
-    return {"pixels": data.pixels[list(index)], "ids": ids, "mask": mask, "labels": labels,
+    return {"pixels": pixels, "ids": ids, "mask": mask, "labels": labels,
             "prompt_lens": torch.tensor([data.prompt_lens[i] for i in index]),
-            "cells": data.cells[list(index)]}  # fmt: skip
+            "cells": cells}  # fmt: skip
+
+
+_ONE_CLICK = re.compile(r"^(click|double_click|right_click)\((\d+), (\d+)\)$")
+
+
+@dataclass
+class ZoomCrop:
+    """A curriculum by augmentation: with probability ``prob`` an example whose answer is one
+    click becomes a square crop of its image that holds the click (side ``min_side`` to 1 of
+    the padded image, at random), resized to the model's input, with the click rewritten into
+    the crop's coordinates. A crop holds fewer widgets, larger, so the model meets easy cases
+    (one salient target) beside the full screens. ``rng`` decides everything (seed it per step
+    for exact resumes)."""
+
+    tokenizer: PreTrainedTokenizerFast
+    prob: float
+    rng: np.random.Generator
+    grid: int  # image tokens per side
+    min_side: float = 0.35
+
+    def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+        match = _ONE_CLICK.match(data.answers[i]) if data.answers else None
+        if match is None or self.rng.random() >= self.prob:
+            return None
+        size = data.pixels.shape[-1]
+        width, height = data.sizes[i]
+        square = max(width, height)  # where the click sits in the padded square, in pixels
+        px = (int(match[2]) / 1000 * width + (square - width) / 2) / square * size
+        py = (int(match[3]) / 1000 * height + (square - height) / 2) / square * size
+        side = max(int(self.rng.uniform(self.min_side, 1.0) * size), 16)
+        x0, y0 = (self._start(p, side, size) for p in (px, py))
+        crop = data.pixels[i, :, y0 : y0 + side, x0 : x0 + side].float()[None]
+        zoomed = (
+            torch.nn.functional.interpolate(
+                crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+            )[0]
+            .round()
+            .clamp(0, 255)
+            .to(torch.uint8)
+        )
+        x, y = ((p - start) / side for p, start in ((px, x0), (py, y0)))
+        answer = f"{match[1]}({min(int(x * 1000), 999)}, {min(int(y * 1000), 999)})"
+        prompt = data.ids[i][: data.prompt_lens[i]]
+        tokens = self.tokenizer(answer, add_special_tokens=False).input_ids
+        end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
+        ids = torch.cat([prompt, torch.tensor([*tokens, end])])
+        return zoomed, ids, target_cell(answer, size, size, self.grid)
+
+    def _start(self, p: float, side: int, size: int) -> int:
+        """A random start of a crop of ``side`` that keeps ``p`` at least 5 % inside."""
+        margin = 0.05 * side
+        low, high = max(0.0, p - side + margin), min(p - margin, size - side)
+        if low < high:
+            return int(self.rng.uniform(low, high))
+        return int(min(max(p - side / 2, 0), size - side))
 
 
 # -- the loss -------------------------------------------------------------------------------------

@@ -18,8 +18,10 @@ from agent_sdk.evaluate import read_episodes
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
     SIZES,
+    Dataset,
     TrainConfig,
     Trainer,
+    ZoomCrop,
     answer_loss,
     collate,
     encode_example,
@@ -116,8 +118,6 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
     tok = train_tokenizer([chat_prompt(ex.prompt) + ex.target for ex in examples], 400)
     image_id = len(tok)
     seqs = [encode_example(tok, ex.prompt, ex.target, image_id, 4) for ex in examples]
-    from agent_sdk.train import Dataset
-
     ds = Dataset(torch.zeros(3, 3, 8, 8, dtype=torch.uint8), [torch.tensor(s) for s, _ in seqs],
                  [n for _, n in seqs], torch.full((3,), -1))  # fmt: skip
     batch = collate(ds, [0, 1, 2], tok.pad_token_id)
@@ -186,6 +186,46 @@ def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path
     assert pointing() < 0.3 * before
 
 
+def test_zoom_crop_keeps_the_click_on_the_same_pixel(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, max_examples=None), tmp_path)
+    ds, tok = trainer.data, trainer.tokenizer
+    clicks = [i for i, a in enumerate(ds.answers) if a.startswith("click(")]
+    assert clicks
+    size, grid = ds.pixels.shape[-1], 2
+    crop = ZoomCrop(tok, 1.0, np.random.default_rng(0), grid, min_side=0.5)
+    for i in clicks:
+        zoomed, ids, cell = crop(ds, i)
+        prompt = ds.prompt_lens[i]
+        assert torch.equal(ids[:prompt], ds.ids[i][:prompt])  # the prompt is untouched
+        answer = tok.decode(ids[prompt:-1])
+        x, y = (int(v) for v in answer[answer.index("(") + 1 : -1].split(", "))
+        assert answer.startswith("click(") and 0 <= x < 1000 and 0 <= y < 1000
+        assert cell == target_cell(answer, size, size, grid)
+        assert zoomed.shape == ds.pixels[i].shape and zoomed.dtype == torch.uint8
+    # the clicked pixel of a crop shows what the full image shows there: mark the click with a
+    # pure colour and find it again in the zoomed crop
+    i = clicks[0]
+    w, h = ds.sizes[i]
+    x, y = (int(v) for v in ds.answers[i][6:-1].split(", "))
+    square = max(w, h)
+    px = round((x / 1000 * w + (square - w) / 2) / square * size)
+    py = round((y / 1000 * h + (square - h) / 2) / square * size)
+    marked = Dataset(ds.pixels[i : i + 1].clone(), ds.ids[i : i + 1], ds.prompt_lens[i : i + 1],
+                     ds.cells[i : i + 1], ds.answers[i : i + 1], ds.sizes[i : i + 1])  # fmt: skip
+    magenta = torch.tensor([255, 0, 255], dtype=torch.uint8)[:, None, None]
+    marked.pixels[0, :, py - 3 : py + 4, px - 3 : px + 4] = magenta
+    for seed in range(5):
+        crop = ZoomCrop(tok, 1.0, np.random.default_rng(seed), grid, min_side=0.5)
+        zoomed, ids, _ = crop(marked, 0)
+        answer = tok.decode(ids[marked.prompt_lens[0] : -1])
+        cx, cy = (int(int(v) / 1000 * size) for v in answer[answer.index("(") + 1 : -1].split(", "))
+        assert zoomed[:, cy, cx].tolist() == [255, 0, 255], (seed, answer)
+    never = ZoomCrop(tok, 0.0, np.random.default_rng(0), grid)
+    assert never(ds, i) is None
+    typed = [i for i, a in enumerate(ds.answers) if a.startswith("type_text")]
+    assert typed and ZoomCrop(tok, 1.0, np.random.default_rng(0), grid)(ds, typed[0]) is None
+
+
 def test_schedule_warms_up_then_decays() -> None:
     factors = [lr_factor(s, 10, 100, 0.1) for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
@@ -201,9 +241,10 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    straight = train(_config(data, steps=4, save_every=4), tmp_path / "a")
-    train(_config(data, steps=4, save_every=2), tmp_path / "b", until=2)
-    resumed = train(_config(data, steps=4, save_every=2), tmp_path / "b", resume=True)
+    extras = {"pointer_weight": 0.5, "zoom_crop": 0.5}  # their randomness resumes exactly too
+    straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
+    train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
+    resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
     a, b = (
         load_file(tmp_path / "a" / "model.safetensors"),
         load_file(tmp_path / "b" / "model.safetensors"),
