@@ -452,6 +452,9 @@ def collect(
     episodes: Annotated[int, typer.Option(min=1, help="oracle episodes per env")] = 100,
     seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 100_000,
     noise: Annotated[float, typer.Option(help="chance a step clicks at random (recovery)")] = 0.1,
+    robot_points: Annotated[
+        bool, typer.Option(help="robots: answer with point targets where the task has them")
+    ] = True,
     size: Annotated[
         list[str] | None, typer.Option(help="screen sizes WxH to draw from (repeat)")
     ] = None,
@@ -469,7 +472,7 @@ def collect(
     try:
         config = CollectConfig(
             env_ids=resolve_env_ids(suite, env or ()), episodes=episodes, seed=seed,
-            noise=noise, sizes=tuple(_size(s) for s in size or ()),
+            noise=noise, sizes=tuple(_size(s) for s in size or ()), robot_points=robot_points,
             env_kwargs=_env_kwargs(env_arg or ()),
         )  # fmt: skip
         bar = Progress(

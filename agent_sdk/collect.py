@@ -67,6 +67,8 @@ class CollectConfig:
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)  # gym.make(env_id, **env_kwargs)
     shard_size: int = 2000  # examples per tar shard
     max_steps: int | None = None  # per episode; None: the env's own budget
+    robot_points: bool = True  # robot envs: answer with point_oracle() (point targets) where
+    # the task has one; the scripted ee_delta expert drives the arm either way
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_ids", tuple(self.env_ids))
@@ -114,9 +116,13 @@ class Example:
 # -- rolling out ----------------------------------------------------------------------------------
 def episode_examples(
     env: gym.Env, env_id: str, seed: int, rng: np.random.Generator, noise: float,
-    max_steps: int | None = None,
+    max_steps: int | None = None, points: bool = True,
 ) -> tuple[list[Example], bool]:  # fmt: skip
-    """Play one oracle episode (with random clicks at rate ``noise``); its examples and success."""
+    """Play one oracle episode (with random clicks at rate ``noise``); its examples and success.
+
+    With ``points``, an env with ``point_oracle()`` (the robots) is answered with the point
+    target it gives, when it gives one, while ``oracle()`` drives the episode."""
+    point_oracle = getattr(env.unwrapped, "point_oracle", None) if points else None
     obs, info = env.reset(seed=seed)
     budget = max_steps or getattr(env.unwrapped, "_max_episode_steps", None) or 50
     history: list[str] = []
@@ -124,14 +130,15 @@ def episode_examples(
     success = bool(info.get("is_success", False))
     for step in range(budget):
         target: ActionBase = env.unwrapped.oracle()
+        answer = (point_oracle() if point_oracle is not None else None) or target
         examples.append(Example(np.asarray(obs["image"]), str(obs["instruction"]),
-                                tuple(history), target.to_text(), env_id, seed, step,
+                                tuple(history), answer.to_text(), env_id, seed, step,
                                 "camera" in obs))  # fmt: skip
         action = target
         if isinstance(target, Click) and rng.random() < noise:
             x, y = (float(v) for v in rng.random(2))
             action = Click(x=x, y=y)
-        history.append(action.to_text())
+        history.append((action if answer is target else answer).to_text())
         obs, _, terminated, truncated, info = env.step(action.to_json())
         success = bool(info.get("is_success", False))
         if terminated or truncated:
@@ -158,7 +165,13 @@ def rollouts(config: CollectConfig) -> Iterator[tuple[list[Example], bool]]:
                 if size not in envs_by_size:
                     envs_by_size[size] = _make_env(config, env_id, size)
                 yield episode_examples(
-                    envs_by_size[size], env_id, seed, rng, config.noise, config.max_steps
+                    envs_by_size[size],
+                    env_id,
+                    seed,
+                    rng,
+                    config.noise,
+                    config.max_steps,
+                    config.robot_points,
                 )
         finally:
             for env in envs_by_size.values():

@@ -11,13 +11,14 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import ResetNeeded
 
-from actions.errors import ParseError
-from actions.schema import ActionBase, CameraInfo, Done, EEDelta, Fail, Wait
+from actions.errors import CoordinateError, ParseError
+from actions.motor import project
+from actions.schema import ActionBase, CameraInfo, Done, EEDelta, Fail, PointTarget, Wait
 from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvCrashed, EnvError
 from envs.robot.camera import DEFAULT_CAMERA, CameraPose, SceneRenderer
 from envs.robot.gl import import_mujoco
-from envs.robot.oracle import EXPERTS, FetchState
+from envs.robot.oracle import EXPERTS, FetchState, holding
 from envs.robot.tasks import get_task
 
 MIN_SIZE, MAX_SIZE = 64, 1024
@@ -198,6 +199,26 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
         if self._frame is None:
             raise ResetNeeded("call reset() before asking the oracle")
         return EXPERTS[self.task.name](self.fetch_state())
+
+    def point_oracle(self) -> PointTarget | None:
+        """The expert's next goal as an image point, the answer a VLM gives through the motor
+        layer: reach: the target; pick-and-place: the block (``gripper="close"``) until it is
+        held, then the target (``"open"``). ``None`` for push (no point form: it takes
+        ``ee_delta``) and when the point is outside the image."""
+        if self._frame is None:
+            raise ResetNeeded("call reset() before asking the oracle")
+        state = self.fetch_state()
+        if self.task.name == "reach":
+            world, gripper = state.goal, "keep"
+        elif self.task.name == "pick-and-place":
+            world, gripper = (state.goal, "open") if holding(state) else (state.block, "close")
+        else:
+            return None
+        try:
+            x, y = project(world, CameraInfo(**self._camera), (self.width, self.height))
+        except CoordinateError:
+            return None
+        return PointTarget(x=x, y=y, gripper=gripper)
 
     def fetch_state(self) -> FetchState:
         """The true positions the expert reads (the observation never holds the block or goal)."""

@@ -44,14 +44,21 @@ def reach(state: FetchState) -> EEDelta:
     return _move(state.goal - state.grip)
 
 
+def holding(state: FetchState) -> bool:
+    """Whether the fingers are closed around the block."""
+    assert state.block is not None
+    rel = state.block - state.grip
+    xy_off = float(np.linalg.norm(rel[:2]))
+    return HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1] and xy_off < 0.02 and abs(rel[2]) < 0.025
+
+
 def pick_and_place(state: FetchState) -> EEDelta:
     """Hover over the block, open, descend, close, then carry the block to the target."""
     assert state.block is not None
     block, grip = state.block, state.grip
     rel = block - grip
     xy_off = float(np.linalg.norm(rel[:2]))
-    held = HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1] and xy_off < 0.02 and abs(rel[2]) < 0.025
-    if held:
+    if holding(state):
         return _move(state.goal - block, gripper=-1.0)
     if xy_off < 0.01 and abs(rel[2]) < 0.008 and state.width > HELD_WIDTH[1]:
         return _move(rel, gripper=-1.0)  # around the block: close

@@ -156,3 +156,24 @@ def test_cli_evaluates_the_robot_suite_with_the_oracle(tmp_path) -> None:  # typ
         assert f"agent_sdk/robot-{task}-v0" in result.output
     assert "100.0%" in result.output
     assert (out / "report.html").exists()
+
+
+def test_collect_answers_robots_with_point_targets_where_the_task_has_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actions.motor import parse_chunk
+    from actions.parse import parse_action
+    from agent_sdk.collect import CollectConfig, collect, read_examples
+
+    ids = ("agent_sdk/robot-reach-v0", "agent_sdk/robot-push-v0")
+    kwargs = {"width": SIZE, "height": SIZE}
+    collect(CollectConfig(env_ids=ids, episodes=1, env_kwargs=kwargs), tmp_path / "points")
+    examples = list(read_examples(tmp_path / "points"))
+    reach = [ex for ex in examples if ex.env_id == ids[0]]
+    push = [ex for ex in examples if ex.env_id == ids[1]]
+    assert reach and push and all(ex.robot for ex in examples)
+    assert all(isinstance(parse_action(ex.target), PointTarget) for ex in reach)
+    assert all(isinstance(parse_chunk(ex.target)[0], EEDelta) for ex in push)  # no point form
+    assert all(h.startswith("point_target(") for ex in reach for h in ex.history)
+    deltas = CollectConfig(env_ids=ids[:1], episodes=1, env_kwargs=kwargs, robot_points=False)
+    collect(deltas, tmp_path / "deltas")
+    assert all(isinstance(parse_action(ex.target), EEDelta)
+               for ex in read_examples(tmp_path / "deltas"))  # fmt: skip

@@ -129,6 +129,39 @@ def test_the_red_target_back_projects_onto_its_sphere() -> None:
     assert checked >= 8, f"the target was visible on only {checked} of 10 seeds"
 
 
+def test_point_oracle_points_at_the_goal_of_each_stage() -> None:
+    reach = make("reach")
+    obs, _ = reach.reset(seed=3)
+    point = reach.point_oracle()
+    assert isinstance(point, PointTarget) and point.gripper == "keep"
+    camera = observation_extras(obs)["camera"]
+    assert (point.x, point.y) == pytest.approx(
+        project(reach.fetch_state().goal, camera, (SIZE,) * 2)
+    )
+    push = make("push")
+    push.reset(seed=0)
+    assert push.point_oracle() is None  # push has no point form
+    pick = make("pick-and-place")
+    pick.reset(seed=0)
+    grippers = []
+    while True:
+        answer = pick.point_oracle()
+        assert answer is not None
+        goal = pick.fetch_state().goal if answer.gripper == "open" else pick.fetch_state().block
+        assert (answer.x, answer.y) == pytest.approx(project(goal, camera, (SIZE,) * 2))
+        grippers.append(answer.gripper)
+        *_, terminated, truncated, info = pick.step(pick.oracle().to_json())
+        if terminated or truncated:
+            break
+    assert info["is_success"] and grippers[0] == "close" and grippers[-1] == "open"
+    assert grippers == sorted(grippers)  # "close" until the block is held, then "open"
+    fresh = make("reach")
+    with pytest.raises(ResetNeeded):
+        fresh.point_oracle()
+    for env in (reach, push, pick, fresh):
+        env.close()
+
+
 def test_ee_delta_moves_the_gripper_as_documented() -> None:
     env = make("pick-and-place")
     obs, _ = env.reset(seed=1)
