@@ -512,8 +512,8 @@ def train(
     pointer_weight: Annotated[
         float, typer.Option(min=0.0, help="weight of the pointing loss (grounding signal)")
     ] = 0.0,
-    zoom_crop: Annotated[
-        float, typer.Option(min=0.0, max=1.0, help="chance a one-click example is a zoomed crop")
+    spotlight: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
@@ -538,7 +538,7 @@ def train(
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
-            pointer_weight=pointer_weight, zoom_crop=zoom_crop,
+            pointer_weight=pointer_weight, spotlight=spotlight,
             precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,

@@ -32,7 +32,7 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 
 from agent_sdk.train.data import (
     Dataset,
-    ZoomCrop,
+    Spotlight,
     answer_loss,
     build_dataset,
     collate,
@@ -51,9 +51,9 @@ __all__ = [
     "Dataset",
     "ModelSize",
     "Progress",
+    "Spotlight",
     "TrainConfig",
     "Trainer",
-    "ZoomCrop",
     "answer_loss",
     "build_dataset",
     "collate",

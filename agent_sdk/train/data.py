@@ -105,10 +105,10 @@ def build_dataset(
 
 
 def collate(
-    data: Dataset, index: Sequence[int], pad_id: int, crop: ZoomCrop | None = None
+    data: Dataset, index: Sequence[int], pad_id: int, crop: Spotlight | None = None
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
-    and the target cells; ``crop`` may replace examples by zoomed crops."""
+    and the target cells; ``crop`` (a `Spotlight`) may replace examples by easier ones."""
     seqs = [data.ids[i] for i in index]
     pixels, cells = data.pixels[list(index)], data.cells[list(index)]  # copies
     if crop is not None:
@@ -127,59 +127,41 @@ def collate(
             "cells": cells}  # fmt: skip
 
 
-_ONE_CLICK = re.compile(r"^(click|double_click|right_click)\((\d+), (\d+)\)$")
-
-
 @dataclass
-class ZoomCrop:
-    """A curriculum by augmentation: with probability ``prob`` an example whose answer is one
-    click becomes a square crop of its image that holds the click (side ``min_side`` to 1 of
-    the padded image, at random), resized to the model's input, with the click rewritten into
-    the crop's coordinates. A crop holds fewer widgets, larger, so the model meets easy cases
-    (one salient target) beside the full screens. ``rng`` decides everything (seed it per step
-    for exact resumes)."""
+class Spotlight:
+    """A curriculum by augmentation: with probability ``prob`` an example whose answer has a
+    point keeps only a box around that point (``min_half`` to ``max_half`` pixels of the model
+    image on each side, at random) and is painted elsewhere with the image's median colour. What
+    is left is one salient object on a plain screen, in its place and at its scale: the easy
+    case, in which any average over the image tokens reveals the target's position, so a model
+    learns to read positions off the image before it can tell objects apart (on full screens,
+    its coordinates stayed image-blind for thousands of steps). The answer is unchanged.
+    ``rng`` decides everything (seed it per step for exact resumes)."""
 
-    tokenizer: PreTrainedTokenizerFast
     prob: float
     rng: np.random.Generator
-    grid: int  # image tokens per side
-    min_side: float = 0.35
+    min_half: int = 10
+    max_half: int = 32
 
     def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, torch.Tensor, int] | None:
-        match = _ONE_CLICK.match(data.answers[i]) if data.answers else None
+        match = _FIRST_POINT.match(data.answers[i]) if data.answers else None
         if match is None or self.rng.random() >= self.prob:
             return None
-        size = data.pixels.shape[-1]
+        image = data.pixels[i]
+        size = image.shape[-1]
         width, height = data.sizes[i]
-        square = max(width, height)  # where the click sits in the padded square, in pixels
-        px = (int(match[2]) / 1000 * width + (square - width) / 2) / square * size
-        py = (int(match[3]) / 1000 * height + (square - height) / 2) / square * size
-        side = max(int(self.rng.uniform(self.min_side, 1.0) * size), 16)
-        x0, y0 = (self._start(p, side, size) for p in (px, py))
-        crop = data.pixels[i, :, y0 : y0 + side, x0 : x0 + side].float()[None]
-        zoomed = (
-            torch.nn.functional.interpolate(
-                crop, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-            )[0]
-            .round()
-            .clamp(0, 255)
-            .to(torch.uint8)
-        )
-        x, y = ((p - start) / side for p, start in ((px, x0), (py, y0)))
-        answer = f"{match[1]}({min(int(x * 1000), 999)}, {min(int(y * 1000), 999)})"
-        prompt = data.ids[i][: data.prompt_lens[i]]
-        tokens = self.tokenizer(answer, add_special_tokens=False).input_ids
-        end = self.tokenizer.convert_tokens_to_ids("<|im_end|>")
-        ids = torch.cat([prompt, torch.tensor([*tokens, end])])
-        return zoomed, ids, target_cell(answer, size, size, self.grid)
-
-    def _start(self, p: float, side: int, size: int) -> int:
-        """A random start of a crop of ``side`` that keeps ``p`` at least 5 % inside."""
-        margin = 0.05 * side
-        low, high = max(0.0, p - side + margin), min(p - margin, size - side)
-        if low < high:
-            return int(self.rng.uniform(low, high))
-        return int(min(max(p - side / 2, 0), size - side))
+        square = max(width, height)  # where the point sits in the padded square, in pixels
+        px = int((int(match[1]) / 1000 * width + (square - width) / 2) / square * size)
+        py = int((int(match[2]) / 1000 * height + (square - height) / 2) / square * size)
+        half = int(self.rng.integers(self.min_half, self.max_half + 1))
+        x0, y0 = max(px - half, 0), max(py - half, 0)
+        # the screen inside the padding bands, which stay as they are
+        left, top = ((square - w) / 2 / square * size for w in (width, height))
+        sx, sy = slice(round(left), size - round(left)), slice(round(top), size - round(top))
+        lit = image.clone()
+        lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
+        lit[:, y0 : py + half, x0 : px + half] = image[:, y0 : py + half, x0 : px + half]
+        return lit, data.ids[i], int(data.cells[i])
 
 
 # -- the loss -------------------------------------------------------------------------------------

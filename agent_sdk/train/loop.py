@@ -20,7 +20,7 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
-from agent_sdk.train.data import ZoomCrop, answer_loss, build_dataset, collate
+from agent_sdk.train.data import Spotlight, answer_loss, build_dataset, collate
 from agent_sdk.train.model import (
     SIZES,
     calibrate_batchnorm,
@@ -57,7 +57,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
-    zoom_crop: float = 0.0  # chance a one-click example is a zoomed crop (`data.ZoomCrop`)
+    spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -285,10 +285,9 @@ class Trainer:
     def train_step(self) -> tuple[float, float]:
         """One optimizer step; returns the loss and the answer-token accuracy."""
         crop = None
-        if self.config.zoom_crop:
+        if self.config.spotlight:
             rng = np.random.default_rng([self.config.seed, self.step])  # exact on resume
-            grid = math.isqrt(self.model.config.image_seq_length)
-            crop = ZoomCrop(self.tokenizer, self.config.zoom_crop, rng, grid)
+            crop = Spotlight(self.config.spotlight, rng)
         batch = collate(self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0), crop)
         with self.autocast:
             loss, acc = answer_loss(

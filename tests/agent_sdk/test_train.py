@@ -19,9 +19,9 @@ from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
     SIZES,
     Dataset,
+    Spotlight,
     TrainConfig,
     Trainer,
-    ZoomCrop,
     answer_loss,
     collate,
     encode_example,
@@ -186,44 +186,35 @@ def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path
     assert pointing() < 0.3 * before
 
 
-def test_zoom_crop_keeps_the_click_on_the_same_pixel(data: Path, tmp_path: Path) -> None:
-    trainer = Trainer(_config(data, max_examples=None), tmp_path)
-    ds, tok = trainer.data, trainer.tokenizer
-    clicks = [i for i, a in enumerate(ds.answers) if a.startswith("click(")]
-    assert clicks
-    size, grid = ds.pixels.shape[-1], 2
-    crop = ZoomCrop(tok, 1.0, np.random.default_rng(0), grid, min_side=0.5)
-    for i in clicks:
-        zoomed, ids, cell = crop(ds, i)
-        prompt = ds.prompt_lens[i]
-        assert torch.equal(ids[:prompt], ds.ids[i][:prompt])  # the prompt is untouched
-        answer = tok.decode(ids[prompt:-1])
-        x, y = (int(v) for v in answer[answer.index("(") + 1 : -1].split(", "))
-        assert answer.startswith("click(") and 0 <= x < 1000 and 0 <= y < 1000
-        assert cell == target_cell(answer, size, size, grid)
-        assert zoomed.shape == ds.pixels[i].shape and zoomed.dtype == torch.uint8
-    # the clicked pixel of a crop shows what the full image shows there: mark the click with a
-    # pure colour and find it again in the zoomed crop
-    i = clicks[0]
-    w, h = ds.sizes[i]
-    x, y = (int(v) for v in ds.answers[i][6:-1].split(", "))
-    square = max(w, h)
-    px = round((x / 1000 * w + (square - w) / 2) / square * size)
-    py = round((y / 1000 * h + (square - h) / 2) / square * size)
-    marked = Dataset(ds.pixels[i : i + 1].clone(), ds.ids[i : i + 1], ds.prompt_lens[i : i + 1],
-                     ds.cells[i : i + 1], ds.answers[i : i + 1], ds.sizes[i : i + 1])  # fmt: skip
-    magenta = torch.tensor([255, 0, 255], dtype=torch.uint8)[:, None, None]
-    marked.pixels[0, :, py - 3 : py + 4, px - 3 : px + 4] = magenta
-    for seed in range(5):
-        crop = ZoomCrop(tok, 1.0, np.random.default_rng(seed), grid, min_side=0.5)
-        zoomed, ids, _ = crop(marked, 0)
-        answer = tok.decode(ids[marked.prompt_lens[0] : -1])
-        cx, cy = (int(int(v) / 1000 * size) for v in answer[answer.index("(") + 1 : -1].split(", "))
-        assert zoomed[:, cy, cx].tolist() == [255, 0, 255], (seed, answer)
-    never = ZoomCrop(tok, 0.0, np.random.default_rng(0), grid)
-    assert never(ds, i) is None
-    typed = [i for i, a in enumerate(ds.answers) if a.startswith("type_text")]
-    assert typed and ZoomCrop(tok, 1.0, np.random.default_rng(0), grid)(ds, typed[0]) is None
+def test_spotlight_keeps_only_the_target_and_the_padding(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data), tmp_path)
+    ds = trainer.data
+    pointing = [i for i, a in enumerate(ds.answers) if target_cell(a, 1, 1, 1) >= 0]
+    typed = [i for i, a in enumerate(ds.answers) if target_cell(a, 1, 1, 1) < 0]
+    assert pointing and typed
+    size = ds.pixels.shape[-1]
+    for i in pointing:
+        lit, ids, cell = Spotlight(1.0, np.random.default_rng(i), 6, 6)(ds, i)
+        assert torch.equal(ids, ds.ids[i]) and cell == int(ds.cells[i])  # the answer stays
+        w, h = ds.sizes[i]
+        x, y = (int(v) for v in ds.answers[i][ds.answers[i].index("(") + 1 :].split(")")[0]
+                .split(", ")[:2])  # fmt: skip
+        square = max(w, h)
+        px = int((x / 1000 * w + (square - w) / 2) / square * size)
+        py = int((y / 1000 * h + (square - h) / 2) / square * size)
+        box = (slice(None), slice(py - 6, py + 6), slice(px - 6, px + 6))
+        assert torch.equal(lit[box], ds.pixels[i][box])  # the target's box is untouched
+        changed = (lit != ds.pixels[i]).any(0)
+        pad = round((square - h) / 2 / square * size)  # rows of padding above and below
+        assert not changed[:pad].any() and not changed[size - pad :].any()
+        keep = torch.zeros(size, size, dtype=torch.bool)
+        keep[max(py - 6, 0) : py + 6, max(px - 6, 0) : px + 6] = True
+        screen = torch.zeros(size, size, dtype=torch.bool)
+        screen[pad : size - pad] = True  # these screens are wider than tall
+        outside = lit[:, screen & ~keep]
+        assert (outside == outside[:, :1]).all()  # one flat colour elsewhere on the screen
+    assert Spotlight(1.0, np.random.default_rng(0))(ds, typed[0]) is None
+    assert Spotlight(0.0, np.random.default_rng(0))(ds, pointing[0]) is None
 
 
 def test_schedule_warms_up_then_decays() -> None:
@@ -241,7 +232,7 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    extras = {"pointer_weight": 0.5, "zoom_crop": 0.5}  # their randomness resumes exactly too
+    extras = {"pointer_weight": 0.5, "spotlight": 0.5}  # their randomness resumes exactly too
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
     resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
