@@ -58,6 +58,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
+    spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -284,10 +285,12 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One optimizer step; returns the loss and the answer-token accuracy."""
-        crop = None
-        if self.config.spotlight:
-            rng = np.random.default_rng([self.config.seed, self.step])  # exact on resume
-            crop = Spotlight(self.config.spotlight, rng)
+        c, crop = self.config, None
+        end = c.spotlight if c.spotlight_end is None else c.spotlight_end
+        chance = c.spotlight + (end - c.spotlight) * self.step / max(c.steps - 1, 1)
+        if chance > 0:
+            rng = np.random.default_rng([c.seed, self.step])  # exact on resume
+            crop = Spotlight(chance, rng)
         batch = collate(self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0), crop)
         with self.autocast:
             loss, acc = answer_loss(

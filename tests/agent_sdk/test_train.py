@@ -232,7 +232,7 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    extras = {"pointer_weight": 0.5, "spotlight": 0.5}  # their randomness resumes exactly too
+    extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0}  # resumed exactly too
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
     resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
