@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/image_dependence.py --model ckpt/small --data data/ui --examples 512
     .venv/bin/python benchmarks/image_dependence.py --model perception/zoo/fastvlm-agent-small \\
         --data data/ui-eval
+    .venv/bin/python benchmarks/image_dependence.py --model ckpt/small --data data/ui --spotlight
 
 Teacher-forced on ``--examples`` collected examples whose answer has a point (``click(x, y)``,
 ``drag(...)``, ``point_target(...)``): for the k-th digit of the answer (d0-d2: x hundreds, tens,
@@ -10,6 +11,8 @@ ones; d3-d5: y), the accuracy and mean negative log-likelihood of the model's ne
 prediction, once with each example's own image and once with the images shuffled across the
 examples. A model that grounds has a far lower NLL with the true image; equal columns mean the
 digits come from the text and the data's marginal alone (what an image-blind model learns).
+``--spotlight`` asks on spotlit images (`agent_sdk.train.Spotlight`: the target alone on a
+flat screen), the easy case training starts from.
 Prints a table and writes ``benchmarks/out/image_dependence.json``.
 """
 
@@ -25,7 +28,7 @@ import torch
 from _common import fmt, print_table, write_json
 
 from agent_sdk.collect import read_examples
-from agent_sdk.train import build_dataset, collate, target_cell
+from agent_sdk.train import Spotlight, build_dataset, collate, target_cell
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 
 DIGITS = ("x hundreds", "x tens", "x ones", "y hundreds", "y tens", "y ones")
@@ -63,6 +66,7 @@ def main() -> None:
     parser.add_argument("--examples", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, info = load_fastvlm_torch(args.model)
@@ -73,6 +77,10 @@ def main() -> None:
     data = build_dataset(examples, tokenizer, model.config.image_token_id,
                          math.isqrt(tokens) * 64, tokens, info.image_mean,
                          info.image_std)  # fmt: skip
+    if args.spotlight:
+        light = Spotlight(1.0, np.random.default_rng(args.seed))
+        for i in range(len(data)):
+            data.pixels[i] = light(data, i)[0]
     own = list(range(len(data)))
     shuffled = [int(i) for i in np.random.default_rng(args.seed).permutation(len(data))]
     true_scores = digit_scores(model, data, tokenizer, own, info.image_mean, info.image_std)
@@ -90,9 +98,15 @@ def main() -> None:
         payload.append(row)
         rows.append([name, row["n"], fmt(row["acc_true"], ".2f"), fmt(row["acc_shuffled"], ".2f"),
                      fmt(row["nll_true"], ".2f"), fmt(row["nll_shuffled"], ".2f")])  # fmt: skip
+    title = f"{args.model} on {args.data}" + (" (spotlit)" if args.spotlight else "")
     print_table(["digit", "examples", "acc (own image)", "acc (shuffled)", "NLL (own)",
-                 "NLL (shuffled)"], rows, title=f"{args.model} on {args.data}")  # fmt: skip
-    print(write_json("image_dependence", {"model": args.model, "data": args.data, "rows": payload}))
+                 "NLL (shuffled)"], rows, title=title)  # fmt: skip
+    print(
+        write_json(
+            "image_dependence",
+            {"model": args.model, "data": args.data, "spotlight": args.spotlight, "rows": payload},
+        )
+    )
 
 
 if __name__ == "__main__":
