@@ -80,7 +80,7 @@ def main() -> None:
     if args.spotlight:
         light = Spotlight(1.0, np.random.default_rng(args.seed))
         for i in range(len(data)):
-            data.pixels[i] = light(data, i)[0]
+            data.pixels[i] = light(data, i)
     own = list(range(len(data)))
     shuffled = [int(i) for i in np.random.default_rng(args.seed).permutation(len(data))]
     true_scores = digit_scores(model, data, tokenizer, own, info.image_mean, info.image_std)

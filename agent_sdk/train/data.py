@@ -27,7 +27,7 @@ class Dataset:
     ids: list[torch.Tensor]
     prompt_lens: list[int]
     cells: torch.Tensor  # N, long
-    answers: list[str] = field(default_factory=list)  # the answers' text (for `ZoomCrop`)
+    answers: list[str] = field(default_factory=list)  # the answers' text (for `Spotlight`)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # each image's (width, height)
 
     def __len__(self) -> int:
@@ -105,17 +105,17 @@ def build_dataset(
 
 
 def collate(
-    data: Dataset, index: Sequence[int], pad_id: int, crop: Spotlight | None = None
+    data: Dataset, index: Sequence[int], pad_id: int, spotlight: Spotlight | None = None
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
-    and the target cells; ``crop`` (a `Spotlight`) may replace examples by easier ones."""
+    and the target cells; ``spotlight`` may make examples easier."""
     seqs = [data.ids[i] for i in index]
-    pixels, cells = data.pixels[list(index)], data.cells[list(index)]  # copies
-    if crop is not None:
+    pixels = data.pixels[list(index)]  # a copy
+    if spotlight is not None:
         for row, i in enumerate(index):
-            zoomed = crop(data, i)
-            if zoomed is not None:
-                pixels[row], seqs[row], cells[row] = zoomed
+            lit = spotlight(data, i)
+            if lit is not None:
+                pixels[row] = lit
     lengths = [len(s) for s in seqs]
     ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
     for row, seq in enumerate(seqs):
@@ -124,7 +124,7 @@ def collate(
     labels = label_mask(ids, [data.prompt_lens[i] for i in index], lengths)
     return {"pixels": pixels, "ids": ids, "mask": mask, "labels": labels,
             "prompt_lens": torch.tensor([data.prompt_lens[i] for i in index]),
-            "cells": cells}  # fmt: skip
+            "cells": data.cells[list(index)]}  # fmt: skip
 
 
 @dataclass
@@ -143,7 +143,8 @@ class Spotlight:
     min_half: int = 10
     max_half: int = 32
 
-    def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, torch.Tensor, int] | None:
+    def __call__(self, data: Dataset, i: int) -> torch.Tensor | None:
+        """Example ``i``'s spotlit pixels, or ``None`` (left as it is)."""
         match = _FIRST_POINT.match(data.answers[i]) if data.answers else None
         if match is None or self.rng.random() >= self.prob:
             return None
@@ -161,7 +162,7 @@ class Spotlight:
         lit = image.clone()
         lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
         lit[:, y0 : py + half, x0 : px + half] = image[:, y0 : py + half, x0 : px + half]
-        return lit, data.ids[i], int(data.cells[i])
+        return lit
 
 
 # -- the loss -------------------------------------------------------------------------------------

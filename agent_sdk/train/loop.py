@@ -285,13 +285,15 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One optimizer step; returns the loss and the answer-token accuracy."""
-        c, crop = self.config, None
+        c, spotlight = self.config, None
         end = c.spotlight if c.spotlight_end is None else c.spotlight_end
         chance = c.spotlight + (end - c.spotlight) * self.step / max(c.steps - 1, 1)
         if chance > 0:
             rng = np.random.default_rng([c.seed, self.step])  # exact on resume
-            crop = Spotlight(chance, rng)
-        batch = collate(self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0), crop)
+            spotlight = Spotlight(chance, rng)
+        batch = collate(
+            self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0), spotlight
+        )
         with self.autocast:
             loss, acc = answer_loss(
                 self.model, batch, self.mean, self.std, self.config.channels_last,
