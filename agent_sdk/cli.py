@@ -140,7 +140,7 @@ def _run_eval(
 
 @app.command()
 def demo(
-    episodes: Annotated[int, typer.Option(min=1, help="episodes per task")] = 50,
+    episodes: Annotated[int, typer.Option(min=1, help="episodes per task")] = 20,
     seed: Annotated[int, typer.Option(help="seed of the first episode")] = 0,
     width: Annotated[int | None, typer.Option(help="screen width (default: the env's)")] = None,
     height: Annotated[int | None, typer.Option(help="screen height (default: the env's)")] = None,
