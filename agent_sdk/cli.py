@@ -178,11 +178,9 @@ def _model_for(policy: str, model: Path | None) -> str | None:
     """The checkpoint of a ``vlm`` policy: ``model``, else the shipped default."""
     if policy != "vlm":
         return None if model is None else str(model)
-    if model is not None:
-        return str(model)
-    from perception.zoo import zoo_model
+    from perception.zoo import model_or_default
 
-    return str(zoo_model())
+    return str(model_or_default(model))
 
 
 def _print_table(console: Console, table: Table) -> None:
@@ -333,9 +331,10 @@ def ask(
 ) -> None:
     """Ask a FastVLM checkpoint about an image; prints the answer and where the time went."""
     from perception.base import load_vlm
+    from perception.zoo import model_or_default
 
     try:
-        vlm = load_vlm(_model_for("vlm", model) or "", backend=backend, device=device, dtype=dtype)  # type: ignore[arg-type]
+        vlm = load_vlm(model_or_default(model), backend=backend, device=device, dtype=dtype)  # type: ignore[arg-type]
         if stream:
             for piece in vlm.stream(
                 image, question, max_new_tokens=max_new_tokens, temperature=temperature

@@ -33,13 +33,9 @@ def make_policy(model: Path | None, policy: str, seed: int) -> Policy:
     if policy != "vlm":
         raise ConfigError(f"--policy must be vlm or random, got {policy!r}")
     from perception.base import load_vlm
+    from perception.zoo import model_or_default
 
-    if model is None:
-        from perception.zoo import zoo_model
-
-        model = zoo_model()
-
-    return VLMPolicy(load_vlm(model))
+    return VLMPolicy(load_vlm(model_or_default(model)))
 
 
 def make_guard(dry_run: bool, approve_all: bool) -> Guard:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from transformers import FastVlmForConditionalGeneration, PreTrainedTokenizerFast
+from transformers.models.qwen2.modeling_qwen2 import rotate_half
 
 from agent_sdk.collect import Example
 from perception.preprocess import preprocess
@@ -56,17 +57,25 @@ def encode_example(
 _FIRST_POINT = re.compile(r"^\s*[a-z_]+\(\s*(\d+)\s*,\s*(\d+)")
 
 
-def target_cell(answer: str, width: int, height: int, grid: int) -> int:
-    """Index of the image token (row-major in a ``grid x grid`` raster of the padded, square
-    model image) under the first point of ``answer``, or -1 when the answer starts with no
-    point (typing, keys, ``done()``)."""
+def first_point(answer: str, width: int, height: int) -> tuple[float, float] | None:
+    """Where the first point of ``answer`` (0-1000 of a ``width x height`` image) lies in the
+    padded, square model image, as fractions of its side; ``None`` when the answer starts with
+    no point (typing, keys, ``done()``)."""
     match = _FIRST_POINT.match(answer)
     if match is None:
-        return -1
+        return None
     side = max(width, height)
-    px = (int(match[1]) / 1000 * width + (side - width) / 2) / side
-    py = (int(match[2]) / 1000 * height + (side - height) / 2) / side
-    col, row = (min(max(math.floor(v * grid), 0), grid - 1) for v in (px, py))
+    return ((int(match[1]) / 1000 * width + (side - width) / 2) / side,
+            (int(match[2]) / 1000 * height + (side - height) / 2) / side)  # fmt: skip
+
+
+def target_cell(answer: str, width: int, height: int, grid: int) -> int:
+    """Index of the image token (row-major in a ``grid x grid`` raster of the padded, square
+    model image) under the first point of ``answer``, or -1 when it has none."""
+    point = first_point(answer, width, height)
+    if point is None:
+        return -1
+    col, row = (min(max(math.floor(v * grid), 0), grid - 1) for v in point)
     return row * grid + col
 
 
@@ -145,15 +154,14 @@ class Spotlight:
 
     def __call__(self, data: Dataset, i: int) -> torch.Tensor | None:
         """Example ``i``'s spotlit pixels, or ``None`` (left as it is)."""
-        match = _FIRST_POINT.match(data.answers[i]) if data.answers else None
-        if match is None or self.rng.random() >= self.prob:
+        point = first_point(data.answers[i], *data.sizes[i]) if data.answers else None
+        if point is None or self.rng.random() >= self.prob:
             return None
         image = data.pixels[i]
         size = image.shape[-1]
         width, height = data.sizes[i]
-        square = max(width, height)  # where the point sits in the padded square, in pixels
-        px = int((int(match[1]) / 1000 * width + (square - width) / 2) / square * size)
-        py = int((int(match[2]) / 1000 * height + (square - height) / 2) / square * size)
+        square = max(width, height)
+        px, py = (int(v * size) for v in point)
         half = int(self.rng.integers(self.min_half, self.max_half + 1))
         x0, y0 = max(px - half, 0), max(py - half, 0)
         # the screen inside the padding bands, which stay as they are
@@ -229,14 +237,9 @@ def pointer_loss(
         d = attn.head_dim
         q = attn.q_proj(x[torch.arange(len(rows)), query_pos])[:, :d]  # head 0: R x D
         k = attn.k_proj(x)[..., :d]  # its key/value head 0: R x L x D
-        q = q * cos[0, query_pos] + _rotate_half(q) * sin[0, query_pos]
-        k = k * cos + _rotate_half(k) * sin
+        q = q * cos[0, query_pos] + rotate_half(q) * sin[0, query_pos]
+        k = k * cos + rotate_half(k) * sin
         scores = torch.einsum("rd,rld->rl", q, k).float() * attn.scaling
         scores = scores.masked_fill(positions[None] > query_pos[:, None], float("-inf"))
         losses.append(torch.nn.functional.cross_entropy(scores, target))
     return torch.stack(losses).mean()
-
-
-def _rotate_half(x: torch.Tensor) -> torch.Tensor:
-    half = x.shape[-1] // 2
-    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)

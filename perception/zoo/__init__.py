@@ -29,3 +29,8 @@ def zoo_model(name: str = DEFAULT_MODEL) -> Path:
             "checkpoint folder with --model, or reinstall fastvlm-agent-sdk"
         )
     return path
+
+
+def model_or_default(model: str | Path | None) -> Path:
+    """``model`` as a path, or the default shipped model when it is ``None``."""
+    return zoo_model() if model is None else Path(model)

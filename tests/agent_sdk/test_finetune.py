@@ -12,7 +12,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from agent_sdk.cli import app
-from agent_sdk.collect import CollectConfig, collect, read_examples
+from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import TrainConfig, Trainer, train
 from perception import load_vlm
@@ -20,17 +20,14 @@ from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.tiny import save_tiny_checkpoint
 from perception.torch_backend import TorchVLM, image_features
 
-ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")
 LLM = "model.language_model."
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("data")
-    collect(CollectConfig(env_ids=ENVS, episodes=2, noise=0.3, shard_size=8), out)
-    return out
+@pytest.fixture
+def data(demos: Path) -> Path:
+    return demos
 
 
 @pytest.fixture(scope="module", params=["hf", "apple"])

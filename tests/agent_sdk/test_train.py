@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 from pathlib import Path
@@ -34,16 +35,14 @@ from agent_sdk.train import (
 from perception import load_vlm
 from perception.prompts import chat_prompt
 
-ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")
+ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")  # `demos` collects these
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("data")
-    collect(CollectConfig(env_ids=ENVS, episodes=3, noise=0.3, shard_size=4), out)
-    return out
+@pytest.fixture
+def data(demos: Path) -> Path:
+    return demos
 
 
 def _config(data: Path, **changes: object) -> TrainConfig:
@@ -55,14 +54,14 @@ def _config(data: Path, **changes: object) -> TrainConfig:
 # -- collecting -----------------------------------------------------------------------------------
 def test_collect_is_deterministic_by_seed(data: Path, tmp_path: Path) -> None:
     manifest = json.loads((data / "manifest.json").read_text())
-    again = collect(
-        CollectConfig(env_ids=ENVS, episodes=3, noise=0.3, shard_size=4), tmp_path / "a"
-    )
+    config = CollectConfig(**manifest["config"])  # what the data set was collected with
+    again = collect(config, tmp_path / "a")
     assert again["hash"] == manifest["hash"]
     for shard in manifest["shards"]:
         assert (tmp_path / "a" / shard["name"]).read_bytes() == (data / shard["name"]).read_bytes()
-    other = collect(CollectConfig(env_ids=ENVS, episodes=3, seed=7, shard_size=4), tmp_path / "b")
+    other = collect(dataclasses.replace(config, seed=7), tmp_path / "b")
     assert other["hash"] != manifest["hash"]
+    assert config.episodes == 3 and config.shard_size == 4
     assert manifest["examples"] == sum(s["examples"] for s in manifest["shards"])
     assert manifest["examples"] == sum(v["examples"] for v in manifest["per_env"].values())
     assert len(manifest["shards"]) == -(-manifest["examples"] // 4)
