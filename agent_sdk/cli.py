@@ -517,6 +517,13 @@ def train(
     spotlight_end: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="that chance at the end (linear)")
     ] = None,
+    ground: Annotated[
+        float, typer.Option(min=0.0, max=1.0,
+                            help="chance a pointing example is asked as a grounding one")
+    ] = 0.0,
+    ground_end: Annotated[
+        float | None, typer.Option(min=0.0, max=1.0, help="that chance at the end (linear)")
+    ] = None,
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = True,
@@ -541,7 +548,7 @@ def train(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, spotlight=spotlight, spotlight_end=spotlight_end,
-            precision=precision,  # type: ignore[arg-type]
+            ground=ground, ground_end=ground_end, precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
             eval_suite=eval_suite,

@@ -31,12 +31,15 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 """
 
 from agent_sdk.train.data import (
+    GROUND_INSTRUCTION,
     Dataset,
+    Grounding,
     Spotlight,
     answer_loss,
     build_dataset,
     collate,
     encode_example,
+    ground_answer,
     label_mask,
     pointer_loss,
     target_cell,
@@ -45,10 +48,12 @@ from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Train
 from agent_sdk.train.model import SIZES, ModelSize, model_config, train_tokenizer
 
 __all__ = [
+    "GROUND_INSTRUCTION",
     "RUN_RECORD",
     "SIZES",
     "STATE",
     "Dataset",
+    "Grounding",
     "ModelSize",
     "Progress",
     "Spotlight",
@@ -58,6 +63,7 @@ __all__ = [
     "build_dataset",
     "collate",
     "encode_example",
+    "ground_answer",
     "label_mask",
     "lr_factor",
     "model_config",

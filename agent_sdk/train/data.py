@@ -13,6 +13,7 @@ from transformers import FastVlmForConditionalGeneration, PreTrainedTokenizerFas
 from transformers.models.qwen2.modeling_qwen2 import rotate_half
 
 from agent_sdk.collect import Example
+from agent_sdk.prompting import step_prompt
 from perception.preprocess import preprocess
 from perception.prompts import chat_prompt, split_on_image
 
@@ -30,6 +31,9 @@ class Dataset:
     cells: torch.Tensor  # N, long
     answers: list[str] = field(default_factory=list)  # the answers' text (for `Spotlight`)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # each image's (width, height)
+    # each pointing example asked as a grounding example (`Grounding`): ids and prompt length
+    ground_ids: list[torch.Tensor | None] = field(default_factory=list)
+    ground_prompt_lens: list[int] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -69,6 +73,16 @@ def first_point(answer: str, width: int, height: int) -> tuple[float, float] | N
             (int(match[2]) / 1000 * height + (side - height) / 2) / side)  # fmt: skip
 
 
+GROUND_INSTRUCTION = "Click the one element left on the screen."
+"""The instruction of a grounding example (`Grounding`): the image shows nothing else."""
+
+
+def ground_answer(answer: str) -> str | None:
+    """The click on the first point of ``answer`` (same 0-1000 coordinates), or ``None``."""
+    match = _FIRST_POINT.match(answer)
+    return None if match is None else f"click({int(match[1])}, {int(match[2])})"
+
+
 def target_cell(answer: str, width: int, height: int, grid: int) -> int:
     """Index of the image token (row-major in a ``grid x grid`` raster of the padded, square
     model image) under the first point of ``answer``, or -1 when it has none."""
@@ -91,9 +105,10 @@ def label_mask(
 def build_dataset(
     examples: Sequence[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
     image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
-    std: Sequence[float] = (1.0,) * 3,
+    std: Sequence[float] = (1.0,) * 3, ground: bool = False,
 ) -> Dataset:  # fmt: skip
-    """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once."""
+    """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once;
+    ``ground`` also tokenises each pointing example as a grounding example (`Grounding`)."""
     pixels = torch.empty(len(examples), 3, image_size, image_size, dtype=torch.uint8)
     m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
     for start in range(0, len(examples), 256):
@@ -101,39 +116,54 @@ def build_dataset(
         raw = preprocess(chunk, image_size, mean, std) * s + m  # back to [0, 1]
         pixels[start : start + len(chunk)] = torch.from_numpy(np.rint(raw * 255).astype(np.uint8))
     cache: dict[str, list[int]] = {}
-    ids, lens, cells = [], [], []
+    ids, lens, cells, ground_ids, ground_lens = [], [], [], [], []
     grid = math.isqrt(image_tokens)
+    ground_prompt = step_prompt(GROUND_INSTRUCTION)
     for ex in examples:
         seq, n = encode_example(tokenizer, ex.prompt, ex.target, image_id, image_tokens, cache)
         ids.append(torch.tensor(seq))
         lens.append(n)
         cells.append(target_cell(ex.target, ex.image.shape[1], ex.image.shape[0], grid))
+        click = ground_answer(ex.target) if ground else None
+        if click is None:
+            ground_ids.append(None)
+            ground_lens.append(0)
+            continue
+        seq, n = encode_example(tokenizer, ground_prompt, click, image_id, image_tokens, cache)
+        ground_ids.append(torch.tensor(seq))
+        ground_lens.append(n)
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [ex.target for ex in examples],
-                   [(ex.image.shape[1], ex.image.shape[0]) for ex in examples])  # fmt: skip
+                   [(ex.image.shape[1], ex.image.shape[0]) for ex in examples],
+                   ground_ids, ground_lens)  # fmt: skip
 
 
 def collate(
-    data: Dataset, index: Sequence[int], pad_id: int, spotlight: Spotlight | None = None
+    data: Dataset, index: Sequence[int], pad_id: int, spotlight: Spotlight | None = None,
+    grounding: Grounding | None = None,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
-    and the target cells; ``spotlight`` may make examples easier."""
+    and the target cells; ``grounding`` may ask pointing examples as grounding examples, and
+    ``spotlight`` may make the others easier."""
     seqs = [data.ids[i] for i in index]
+    prompt_lens = [data.prompt_lens[i] for i in index]
     pixels = data.pixels[list(index)]  # a copy
-    if spotlight is not None:
-        for row, i in enumerate(index):
-            lit = spotlight(data, i)
-            if lit is not None:
-                pixels[row] = lit
+    for row, i in enumerate(index):
+        asked = grounding(data, i) if grounding is not None else None
+        if asked is not None:
+            seqs[row], prompt_lens[row], pixels[row] = asked
+            continue
+        lit = spotlight(data, i) if spotlight is not None else None
+        if lit is not None:
+            pixels[row] = lit
     lengths = [len(s) for s in seqs]
     ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
     for row, seq in enumerate(seqs):
         ids[row, : len(seq)] = seq
     mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
-    labels = label_mask(ids, [data.prompt_lens[i] for i in index], lengths)
+    labels = label_mask(ids, prompt_lens, lengths)
     return {"pixels": pixels, "ids": ids, "mask": mask, "labels": labels,
-            "prompt_lens": torch.tensor([data.prompt_lens[i] for i in index]),
-            "cells": data.cells[list(index)]}  # fmt: skip
+            "prompt_lens": torch.tensor(prompt_lens), "cells": data.cells[list(index)]}
 
 
 @dataclass
@@ -171,6 +201,30 @@ class Spotlight:
         lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
         lit[:, y0 : py + half, x0 : px + half] = image[:, y0 : py + half, x0 : px + half]
         return lit
+
+
+@dataclass
+class Grounding:
+    """A second, easier task: with probability ``prob`` a pointing example is asked instead
+    as "click the one element left on the screen" (`GROUND_INSTRUCTION`, no history) on its
+    spotlit image (`Spotlight`, always), answered with a click on its point.
+
+    With the real prompts (many instructions, histories of several actions) a small model
+    learned the answers' text and stayed image-blind for thousands of steps, even on spotlit
+    images; with one fixed prompt on the same spotlit images it read positions off the image
+    within a few hundred steps. Mixed in, these examples teach the reading of positions that
+    the real prompts then use. Needs a `Dataset` built with ``ground=True``."""
+
+    prob: float
+    rng: np.random.Generator
+
+    def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, int, torch.Tensor] | None:
+        """Example ``i`` as a grounding example (ids, prompt length, pixels), or ``None``."""
+        if not data.ground_ids or data.ground_ids[i] is None or self.rng.random() >= self.prob:
+            return None
+        lit = Spotlight(1.0, self.rng)(data, i)
+        assert lit is not None  # the example has a point
+        return data.ground_ids[i], data.ground_prompt_lens[i], lit
 
 
 # -- the loss -------------------------------------------------------------------------------------

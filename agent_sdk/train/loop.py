@@ -20,7 +20,14 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
-from agent_sdk.train.data import Spotlight, answer_loss, build_dataset, collate
+from agent_sdk.train.data import (
+    GROUND_INSTRUCTION,
+    Grounding,
+    Spotlight,
+    answer_loss,
+    build_dataset,
+    collate,
+)
 from agent_sdk.train.model import (
     SIZES,
     calibrate_batchnorm,
@@ -31,6 +38,7 @@ from agent_sdk.train.model import (
     train_tokenizer,
 )
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
+from agent_sdk.prompting import step_prompt
 from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
 
@@ -59,6 +67,8 @@ class TrainConfig:
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
+    ground: float = 0.0  # chance a pointing example is asked as a grounding one (`data.Grounding`)
+    ground_end: float | None = None  # the chance at the last step, linear from `ground`
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -85,6 +95,10 @@ class TrainConfig:
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
+        for name in ("spotlight", "spotlight_end", "ground", "ground_end"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ConfigError(f"{name} is a chance and must lie in [0, 1], got {value}")
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
@@ -197,7 +211,8 @@ class Trainer:
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
         self.data = build_dataset(examples, self.tokenizer, self.model.config.image_token_id,
-                                  image_size, tokens, self.mean, self.std)  # fmt: skip
+                                  image_size, tokens, self.mean, self.std,
+                                  ground=self._grounds())  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
         self.optimizer, self.scheduler = self._optimizer()
@@ -233,7 +248,10 @@ class Trainer:
                 log.info("LoRA resume: base weights from %s, adapters from the state", source)
             return model, load_tokenizer(source), info.image_mean, info.image_std
         size = SIZES[config.size]
-        texts = (chat_prompt(p) + t for p, t in {(ex.prompt, ex.target) for ex in examples})
+        pairs = {(ex.prompt, ex.target) for ex in examples}
+        if self._grounds():
+            pairs.add((step_prompt(GROUND_INSTRUCTION), ""))
+        texts = (chat_prompt(p) + t for p, t in pairs)
         tokenizer = train_tokenizer(sorted(texts), size.vocab_size)
         model = new_model(model_config(size, tokenizer, inference_mode=False))
         return model, tokenizer, (0.0,) * 3, (1.0,) * 3
@@ -246,6 +264,10 @@ class Trainer:
         chunks = self.data.pixels[:n].split(self.config.batch_size)
         batches = ((c.to(self.device).float() / 255 - m) / s for c in chunks)
         calibrate_batchnorm(self.model.model.vision_tower.timm_model, batches)
+
+    def _grounds(self) -> bool:
+        """Whether the run asks grounding examples at any step."""
+        return bool(self.config.ground or self.config.ground_end)
 
     def _image_size(self) -> int:
         return int(math.isqrt(self.model.config.image_seq_length) * 64)
@@ -285,14 +307,14 @@ class Trainer:
 
     def train_step(self) -> tuple[float, float]:
         """One optimizer step; returns the loss and the answer-token accuracy."""
-        c, spotlight = self.config, None
-        end = c.spotlight if c.spotlight_end is None else c.spotlight_end
-        chance = c.spotlight + (end - c.spotlight) * self.step / max(c.steps - 1, 1)
-        if chance > 0:
-            rng = np.random.default_rng([c.seed, self.step])  # exact on resume
-            spotlight = Spotlight(chance, rng)
+        c = self.config
+        rng = np.random.default_rng([c.seed, self.step])  # exact on resume
+        spotlight = self._scheduled(c.spotlight, c.spotlight_end)
+        ground = self._scheduled(c.ground, c.ground_end)
         batch = collate(
-            self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0), spotlight
+            self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0),
+            Spotlight(spotlight, rng) if spotlight > 0 else None,
+            Grounding(ground, rng) if ground > 0 else None,
         )
         with self.autocast:
             loss, acc = answer_loss(
@@ -306,6 +328,11 @@ class Trainer:
         self.scheduler.step()
         self.step += 1
         return float(loss.detach()), float(acc)
+
+    def _scheduled(self, start: float, end: float | None) -> float:
+        """A chance at this step: linear from ``start`` to ``end`` (None: constant)."""
+        end = start if end is None else end
+        return start + (end - start) * self.step / max(self.config.steps - 1, 1)
 
     # -- saving -----------------------------------------------------------------------------------
     def save(self) -> None:

@@ -18,8 +18,10 @@ from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import read_episodes
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
+    GROUND_INSTRUCTION,
     SIZES,
     Dataset,
+    Grounding,
     Spotlight,
     TrainConfig,
     Trainer,
@@ -29,6 +31,7 @@ from agent_sdk.train import (
     lr_factor,
     pointer_loss,
     target_cell,
+    ground_answer,
     train,
     train_tokenizer,
 )
@@ -215,6 +218,46 @@ def test_spotlight_keeps_only_the_target_and_the_padding(data: Path, tmp_path: P
     assert Spotlight(0.0, np.random.default_rng(0))(ds, pointing[0]) is None
 
 
+def test_ground_answer_clicks_the_first_point() -> None:
+    assert ground_answer("click(12, 345)") == "click(12, 345)"
+    assert ground_answer("drag(10, 20, 30, 40)") == "click(10, 20)"
+    assert ground_answer('point_target(642, 458, gripper="close")') == "click(642, 458)"
+    assert ground_answer('type_text("hi")') is None
+    assert ground_answer("done()") is None
+
+
+def test_grounding_asks_pointing_examples_on_their_spotlit_image(
+    data: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(_config(data, ground=1.0), tmp_path)
+    ds, tok = trainer.data, trainer.tokenizer
+    pointing = [i for i, g in enumerate(ds.ground_ids) if g is not None]
+    typed = [i for i, g in enumerate(ds.ground_ids) if g is None]
+    assert pointing and typed
+    assert all(target_cell(ds.answers[i], 1, 1, 1) < 0 for i in typed)
+    index = [*pointing[:3], *typed[:2]]
+    batch = collate(ds, index, tok.pad_token_id, grounding=Grounding(1.0, np.random.default_rng(0)))
+    plain = collate(ds, index, tok.pad_token_id)
+    for row, i in enumerate(index):
+        n = int(batch["prompt_lens"][row])
+        prompt = tok.decode(batch["ids"][row, :n])
+        answer = tok.decode(batch["ids"][row][batch["labels"][row]])
+        if i in typed:  # left as they are
+            assert torch.equal(batch["ids"][row, : len(ds.ids[i])], ds.ids[i])
+            assert torch.equal(batch["pixels"][row], ds.pixels[i])
+            continue
+        assert GROUND_INSTRUCTION in prompt and "Previous actions: none" in prompt
+        assert answer == ground_answer(ds.answers[i]) + "<|im_end|>"
+        assert not torch.equal(batch["pixels"][row], ds.pixels[i])  # spotlit
+        assert int(batch["cells"][row]) == int(ds.cells[i])  # the same point
+    untouched = collate(ds, index, tok.pad_token_id,
+                        grounding=Grounding(0.0, np.random.default_rng(0)))  # fmt: skip
+    assert torch.equal(untouched["ids"], plain["ids"])
+    assert torch.equal(untouched["pixels"], plain["pixels"])
+    with pytest.raises(ConfigError, match="ground"):
+        _config(data, ground=1.5)
+
+
 def test_schedule_warms_up_then_decays() -> None:
     factors = [lr_factor(s, 10, 100, 0.1) for s in range(100)]
     assert factors[0] == pytest.approx(0.1) and factors[9] == pytest.approx(1.0)
@@ -230,7 +273,8 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0}  # resumed exactly too
+    extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0,
+              "ground": 0.5, "ground_end": 0.1}  # resumed exactly too  # fmt: skip
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
     resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
