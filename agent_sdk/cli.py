@@ -518,8 +518,10 @@ def train(
         float | None, typer.Option(min=0.0, max=1.0, help="that chance at the end (linear)")
     ] = None,
     ground: Annotated[
-        float, typer.Option(min=0.0, max=1.0,
-                            help="chance a pointing example is asked as a grounding one")
+        float,
+        typer.Option(
+            min=0.0, max=1.0, help="chance a pointing example is asked as a grounding one"
+        ),
     ] = 0.0,
     ground_end: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="that chance at the end (linear)")

@@ -139,7 +139,10 @@ def build_dataset(
 
 
 def collate(
-    data: Dataset, index: Sequence[int], pad_id: int, spotlight: Spotlight | None = None,
+    data: Dataset,
+    index: Sequence[int],
+    pad_id: int,
+    spotlight: Spotlight | None = None,
     grounding: Grounding | None = None,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
@@ -162,8 +165,14 @@ def collate(
         ids[row, : len(seq)] = seq
     mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
     labels = label_mask(ids, prompt_lens, lengths)
-    return {"pixels": pixels, "ids": ids, "mask": mask, "labels": labels,
-            "prompt_lens": torch.tensor(prompt_lens), "cells": data.cells[list(index)]}
+    return {
+        "pixels": pixels,
+        "ids": ids,
+        "mask": mask,
+        "labels": labels,
+        "prompt_lens": torch.tensor(prompt_lens),
+        "cells": data.cells[list(index)],
+    }
 
 
 @dataclass

@@ -20,6 +20,7 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
+from agent_sdk.prompting import step_prompt
 from agent_sdk.train.data import (
     GROUND_INSTRUCTION,
     Grounding,
@@ -38,7 +39,6 @@ from agent_sdk.train.model import (
     train_tokenizer,
 )
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
-from agent_sdk.prompting import step_prompt
 from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
 
@@ -312,7 +312,9 @@ class Trainer:
         spotlight = self._scheduled(c.spotlight, c.spotlight_end)
         ground = self._scheduled(c.ground, c.ground_end)
         batch = collate(
-            self.data, self.next_batch(), int(self.tokenizer.pad_token_id or 0),
+            self.data,
+            self.next_batch(),
+            int(self.tokenizer.pad_token_id or 0),
             Spotlight(spotlight, rng) if spotlight > 0 else None,
             Grounding(ground, rng) if ground > 0 else None,
         )

@@ -28,10 +28,10 @@ from agent_sdk.train import (
     answer_loss,
     collate,
     encode_example,
+    ground_answer,
     lr_factor,
     pointer_loss,
     target_cell,
-    ground_answer,
     train,
     train_tokenizer,
 )
