@@ -4,6 +4,7 @@
     .venv/bin/python benchmarks/image_dependence.py --model perception/zoo/fastvlm-agent-small \\
         --data data/ui-eval
     .venv/bin/python benchmarks/image_dependence.py --model ckpt/small --data data/ui --spotlight
+    .venv/bin/python benchmarks/image_dependence.py --model ckpt/small --data data/ui --ground
 
 Teacher-forced on ``--examples`` collected examples whose answer has a point (``click(x, y)``,
 ``drag(...)``, ``point_target(...)``): for the k-th digit of the answer (d0-d2: x hundreds, tens,
@@ -12,7 +13,8 @@ prediction, once with each example's own image and once with the images shuffled
 examples. A model that grounds has a far lower NLL with the true image; equal columns mean the
 digits come from the text and the data's marginal alone (what an image-blind model learns).
 ``--spotlight`` asks on spotlit images (`agent_sdk.train.Spotlight`: the target alone on a
-flat screen), the easy case training starts from.
+flat screen), the easy case training starts from; ``--ground`` asks the grounding examples
+(`agent_sdk.train.Grounding`: spotlit, one fixed instruction, a click on the point).
 Prints a table and writes ``benchmarks/out/image_dependence.json``.
 """
 
@@ -67,6 +69,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
+    parser.add_argument("--ground", action="store_true", help="as grounding examples (spotlit)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, info = load_fastvlm_torch(args.model)
@@ -76,8 +79,10 @@ def main() -> None:
     tokens = model.config.image_seq_length
     data = build_dataset(examples, tokenizer, model.config.image_token_id,
                          math.isqrt(tokens) * 64, tokens, info.image_mean,
-                         info.image_std)  # fmt: skip
-    if args.spotlight:
+                         info.image_std, ground=args.ground)  # fmt: skip
+    if args.ground:  # every example here has a point, so a grounding form
+        data.ids, data.prompt_lens = data.ground_ids, data.ground_prompt_lens  # type: ignore[assignment]
+    if args.spotlight or args.ground:
         light = Spotlight(1.0, np.random.default_rng(args.seed))
         for i in range(len(data)):
             data.pixels[i] = light(data, i)
@@ -98,13 +103,20 @@ def main() -> None:
         payload.append(row)
         rows.append([name, row["n"], fmt(row["acc_true"], ".2f"), fmt(row["acc_shuffled"], ".2f"),
                      fmt(row["nll_true"], ".2f"), fmt(row["nll_shuffled"], ".2f")])  # fmt: skip
-    title = f"{args.model} on {args.data}" + (" (spotlit)" if args.spotlight else "")
+    how = " (grounding examples)" if args.ground else " (spotlit)" if args.spotlight else ""
+    title = f"{args.model} on {args.data}{how}"
     print_table(["digit", "examples", "acc (own image)", "acc (shuffled)", "NLL (own)",
                  "NLL (shuffled)"], rows, title=title)  # fmt: skip
     print(
         write_json(
             "image_dependence",
-            {"model": args.model, "data": args.data, "spotlight": args.spotlight, "rows": payload},
+            {
+                "model": args.model,
+                "data": args.data,
+                "spotlight": args.spotlight,
+                "ground": args.ground,
+                "rows": payload,
+            },
         )
     )
 
