@@ -495,6 +495,8 @@ def collect(
         f"wrote {manifest['examples']} examples in {len(manifest['shards'])} shards to {out} "
         f"(oracle success {episodes_ok}/{len(config.env_ids) * episodes}, hash {manifest['hash']})"
     )
+    for skip in manifest.get("skipped", []):
+        console.print(f"skipped {skip['env_id']} seed {skip['seed']}: {skip['error']}")
 
 
 @app.command()

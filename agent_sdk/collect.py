@@ -34,6 +34,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import tarfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,9 @@ from actions.schema import ActionBase, Click
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import _check_env_ids
 from agent_sdk.prompting import robot_prompt, step_prompt
+from envs.errors import EnvError
+
+log = logging.getLogger(__name__)
 
 FORMAT = "agent-sdk-demos/1"
 MANIFEST = "manifest.json"
@@ -153,8 +157,22 @@ def _make_env(config: CollectConfig, env_id: str, size: tuple[int, int] | None) 
     return gym.make(env_id, **kwargs)
 
 
-def rollouts(config: CollectConfig) -> Iterator[tuple[list[Example], bool]]:
-    """Every episode's examples and success, env by env and seed by seed (deterministic)."""
+@dataclass(frozen=True)
+class Rollout:
+    """One oracle episode: its examples and success, or the error that stopped its oracle
+    (then it has no examples: a half-played demonstration would teach a wrong ending)."""
+
+    env_id: str
+    seed: int
+    examples: list[Example]
+    success: bool
+    error: str | None = None
+
+
+def rollouts(config: CollectConfig) -> Iterator[Rollout]:
+    """Every episode, env by env and seed by seed (deterministic). An episode whose env or
+    oracle raises `EnvError` (e.g. a MiniWoB++ button drawn wholly under another, which no
+    click can reach) is yielded with its error and no examples; the next episode goes on."""
     for index, env_id in enumerate(config.env_ids):
         envs_by_size: dict[tuple[int, int] | None, gym.Env] = {}
         try:
@@ -164,15 +182,16 @@ def rollouts(config: CollectConfig) -> Iterator[tuple[list[Example], bool]]:
                 size = config.sizes[int(rng.integers(len(config.sizes)))] if config.sizes else None
                 if size not in envs_by_size:
                     envs_by_size[size] = _make_env(config, env_id, size)
-                yield episode_examples(
-                    envs_by_size[size],
-                    env_id,
-                    seed,
-                    rng,
-                    config.noise,
-                    config.max_steps,
-                    config.robot_points,
-                )
+                try:
+                    examples, success = episode_examples(
+                        envs_by_size[size], env_id, seed, rng, config.noise, config.max_steps,
+                        config.robot_points,
+                    )  # fmt: skip
+                except EnvError as err:
+                    log.warning("skipped %s seed %d: %s", env_id, seed, err)
+                    yield Rollout(env_id, seed, [], False, f"{type(err).__name__}: {err}")
+                    continue
+                yield Rollout(env_id, seed, examples, success)
         finally:
             for env in envs_by_size.values():
                 env.close()
@@ -246,19 +265,24 @@ def collect(
     per_env: dict[str, dict[str, int]] = {
         e: {"episodes": 0, "successes": 0, "examples": 0} for e in config.env_ids
     }
-    for examples, success in rollouts(config):
-        env_id = examples[0].env_id
-        for ex in examples:
+    skipped: list[dict[str, Any]] = []
+    for episode in rollouts(config):
+        for ex in episode.examples:
             writer.add(ex)
-        totals = per_env[env_id]
+        totals = per_env[episode.env_id]
         totals["episodes"] += 1
-        totals["successes"] += success
-        totals["examples"] += len(examples)
+        totals["successes"] += episode.success
+        totals["examples"] += len(episode.examples)
+        if episode.error is not None:
+            skipped.append({"env_id": episode.env_id, "seed": episode.seed,
+                            "error": episode.error})  # fmt: skip
         if progress is not None:
-            progress(env_id, success, len(examples))
+            progress(episode.env_id, episode.success, len(episode.examples))
     writer.flush()
     body = {"format": FORMAT, "config": config.to_json_dict(), "shards": writer.shards,
             "examples": writer.count, "per_env": per_env}  # fmt: skip
+    if skipped:  # (a key only then: data sets without skips keep the hashes they had)
+        body["skipped"] = skipped
     text = json.dumps(body, sort_keys=True, separators=(",", ":"))
     manifest = {**body, "hash": hashlib.sha256(text.encode()).hexdigest()[:16]}
     (folder / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")

@@ -90,7 +90,7 @@ def main() -> None:
     args = parser.parse_args()
 
     collect = CollectConfig(env_ids=envs.UI_SUITE, episodes=1, noise=0.0)
-    examples = [ex for episode, _ in rollouts(collect) for ex in episode]
+    examples = [ex for episode in rollouts(collect) for ex in episode.examples]
     texts = sorted({chat_prompt(ex.prompt) + ex.target for ex in examples})
     variants = [v for v in VARIANTS if not args.only or v[0] in args.only]
     if args.compile:

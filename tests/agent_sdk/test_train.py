@@ -90,6 +90,35 @@ def test_camera_examples_use_the_robot_prompt() -> None:
     assert robot.prompt == robot_prompt("Reach the red dot", ["done()"])
 
 
+def test_collect_skips_an_episode_its_oracle_cannot_play(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from envs.errors import EnvError
+    from envs.ui.env import UIEnv
+
+    oracle, reset, seeds = UIEnv.oracle, UIEnv.reset, []
+
+    def remember(self: UIEnv, **kwargs):  # type: ignore[no-untyped-def]
+        seeds.append(kwargs.get("seed"))
+        return reset(self, **kwargs)
+
+    def flaky(self: UIEnv):  # type: ignore[no-untyped-def]
+        if seeds[-1] == 100001:  # the second episode: its target hidden, say
+            raise EnvError("the target is covered")
+        return oracle(self)
+
+    monkeypatch.setattr(UIEnv, "reset", remember)
+    monkeypatch.setattr(UIEnv, "oracle", flaky)
+    config = CollectConfig(env_ids=(ENVS[0],), episodes=3, noise=0.0)
+    manifest = collect(config, tmp_path / "d")
+    assert manifest["skipped"] == [
+        {"env_id": ENVS[0], "seed": 100001, "error": "EnvError: the target is covered"}
+    ]
+    assert manifest["per_env"][ENVS[0]]["episodes"] == 3
+    assert manifest["per_env"][ENVS[0]]["successes"] == 2
+    assert {ex.seed for ex in read_examples(tmp_path / "d")} == {100000, 100002}
+
+
 def test_collect_refuses_to_overwrite(data: Path) -> None:
     with pytest.raises(ConfigError, match="already holds"):
         collect(CollectConfig(env_ids=ENVS, episodes=1), data)
