@@ -301,9 +301,12 @@ def read_manifest(data: str | Path) -> dict[str, Any]:
     return manifest
 
 
-def read_examples(data: str | Path | Sequence[str | Path]) -> Iterator[Example]:
+def read_examples(
+    data: str | Path | Sequence[str | Path], *, images: bool = True
+) -> Iterator[Example]:
     """The examples of one or more data folders, in order; shards are checked against the
-    manifest's sha256."""
+    manifest's sha256. ``images=False`` skips decoding the images (each is then an empty
+    ``0 x 0 x 3`` array): for the text alone, far faster and lighter."""
     folders = [data] if isinstance(data, (str, Path)) else list(data)
     for folder in map(Path, folders):
         for shard in read_manifest(folder)["shards"]:
@@ -311,16 +314,18 @@ def read_examples(data: str | Path | Sequence[str | Path]) -> Iterator[Example]:
             if hashlib.sha256(raw).hexdigest() != shard["sha256"]:
                 raise ConfigError(f"{folder / shard['name']} does not match its manifest entry: "
                                   "collect the data set again")  # fmt: skip
-            yield from _shard_examples(raw)
+            yield from _shard_examples(raw, images)
 
 
-def _shard_examples(raw: bytes) -> Iterator[Example]:
+def _shard_examples(raw: bytes, images: bool = True) -> Iterator[Example]:
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = {m.name: m for m in tar.getmembers()}
         for name in sorted(n for n in members if n.endswith(".json")):
             meta = json.loads(tar.extractfile(members[name]).read())  # type: ignore[union-attr]
-            png = tar.extractfile(members[name.removesuffix(".json") + ".png"])
-            image = np.asarray(Image.open(png).convert("RGB"))  # type: ignore[arg-type]
+            image = np.empty((0, 0, 3), dtype=np.uint8)
+            if images:
+                png = tar.extractfile(members[name.removesuffix(".json") + ".png"])
+                image = np.asarray(Image.open(png).convert("RGB"))  # type: ignore[arg-type]
             yield Example(image, meta["instruction"], tuple(meta["history"]), meta["target"],
                           meta["env_id"], meta["seed"], meta["step"],
                           meta.get("robot", False))  # fmt: skip

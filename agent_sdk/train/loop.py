@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import itertools
 import json
 import logging
 import math
@@ -192,8 +193,8 @@ class Trainer:
         if config.threads is not None:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
-        examples = [ex for folder in config.data for ex in read_examples(folder)]
-        examples = examples[: config.max_examples] if config.max_examples else examples
+        # the text first (no images decoded), then the images streamed into the pixels
+        examples = self._examples(images=False)
         if not examples:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
@@ -210,9 +211,10 @@ class Trainer:
         image_size = self._image_size()
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
-        self.data = build_dataset(examples, self.tokenizer, self.model.config.image_token_id,
-                                  image_size, tokens, self.mean, self.std,
-                                  ground=self._grounds())  # fmt: skip
+        self.data = build_dataset(self._examples(images=True), self.tokenizer,
+                                  self.model.config.image_token_id, image_size, tokens,
+                                  self.mean, self.std, ground=self._grounds(),
+                                  count=len(examples))  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
         self.optimizer, self.scheduler = self._optimizer()
@@ -228,6 +230,13 @@ class Trainer:
         )  # fmt: skip
 
     # -- building ---------------------------------------------------------------------------------
+    def _examples(self, images: bool) -> Any:
+        """The config's examples (the first ``max_examples``): a list without their images,
+        or a stream with them."""
+        stream = itertools.islice(read_examples(self.config.data, images=images),
+                                  self.config.max_examples)  # fmt: skip
+        return stream if images else list(stream)
+
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None
     ) -> tuple[Any, Any, Any, Any]:

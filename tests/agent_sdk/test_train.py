@@ -160,6 +160,24 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
         assert not batch["labels"][row][~batch["mask"][row]].any()  # padding never learnt
 
 
+def test_streamed_dataset_equals_the_listed_one(data: Path, tmp_path: Path) -> None:
+    from agent_sdk.train import build_dataset
+
+    texts = list(read_examples(data, images=False))
+    examples = list(read_examples(data))
+    assert [ex.image.shape for ex in texts] == [(0, 0, 3)] * len(examples)
+    assert [ex.prompt for ex in texts] == [ex.prompt for ex in examples]
+    tok = Trainer(_config(data), tmp_path).tokenizer
+    args = (tok, 999, 64, 1)
+    listed = build_dataset(examples, *args, ground=True)
+    streamed = build_dataset(iter(examples), *args, ground=True, count=len(examples) + 3)
+    assert torch.equal(listed.pixels, streamed.pixels) and len(streamed) == len(examples)
+    assert all(torch.equal(a, b) for a, b in zip(listed.ids, streamed.ids, strict=True))
+    assert (listed.answers, listed.sizes) == (streamed.answers, streamed.sizes)
+    with pytest.raises(ValueError, match="count"):
+        build_dataset(iter(examples), *args, count=len(examples) - 1)
+
+
 def test_target_cell_is_the_image_token_under_the_first_point() -> None:
     # 320 x 240 is padded to 320 x 320 (40 rows above), then cut into 5 x 5 tokens of 64 px
     assert target_cell("click(742, 323)", 320, 240, 5) == 1 * 5 + 3  # (237, 118) px
