@@ -14,6 +14,7 @@ from agent_sdk.cli import app
 runner = CliRunner(env={"COLUMNS": "200"})
 
 
+@pytest.mark.usefixtures("one_torch_thread")  # 2 spinning threads crawl on a busy machine
 def test_demo_runs_the_shipped_model_and_writes_the_report(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from perception.zoo import zoo_model
 
