@@ -4,6 +4,7 @@ Usage::
 
     agent-sdk collect --suite ui --episodes 200 --out data/ui
     agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
+    agent-sdk train ... --ground 0.5 --ground-end 0.1  # grounding examples: see `Grounding`
     agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
     agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
     agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
