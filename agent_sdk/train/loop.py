@@ -10,7 +10,7 @@ import logging
 import math
 import time
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -194,7 +194,7 @@ class Trainer:
             torch.set_num_threads(config.threads)
         torch.manual_seed(config.seed)
         # the text first (no images decoded), then the images streamed into the pixels
-        examples = self._examples(images=False)
+        examples = list(self._examples(images=False))
         if not examples:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
@@ -230,12 +230,10 @@ class Trainer:
         )  # fmt: skip
 
     # -- building ---------------------------------------------------------------------------------
-    def _examples(self, images: bool) -> Any:
-        """The config's examples (the first ``max_examples``): a list without their images,
-        or a stream with them."""
-        stream = itertools.islice(read_examples(self.config.data, images=images),
-                                  self.config.max_examples)  # fmt: skip
-        return stream if images else list(stream)
+    def _examples(self, images: bool) -> Iterator[Example]:
+        """The config's examples (the first ``max_examples``), with or without their images."""
+        return itertools.islice(read_examples(self.config.data, images=images),
+                                self.config.max_examples)  # fmt: skip
 
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None
