@@ -81,7 +81,8 @@ def main() -> None:
                          math.isqrt(tokens) * 64, tokens, info.image_mean,
                          info.image_std, ground=args.ground)  # fmt: skip
     if args.ground:  # every example here has a point, so a grounding form
-        data.ids, data.prompt_lens = data.ground_ids, data.ground_prompt_lens  # type: ignore[assignment]
+        data.ids = data.ground_ids  # type: ignore[assignment]
+        data.prompt_lens = [data.ground_prompt_len] * len(data)
     if args.spotlight or args.ground:
         light = Spotlight(1.0, np.random.default_rng(args.seed))
         for i in range(len(data)):

@@ -32,9 +32,10 @@ class Dataset:
     cells: torch.Tensor  # N, long
     answers: list[str] = field(default_factory=list)  # the answers' text (for `Spotlight`)
     sizes: list[tuple[int, int]] = field(default_factory=list)  # each image's (width, height)
-    # each pointing example asked as a grounding example (`Grounding`): ids and prompt length
+    # each pointing example asked as a grounding example (`Grounding`), and the prompt length
+    # these share (one fixed prompt)
     ground_ids: list[torch.Tensor | None] = field(default_factory=list)
-    ground_prompt_lens: list[int] = field(default_factory=list)
+    ground_prompt_len: int = 0
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -130,7 +131,7 @@ def build_dataset(
         texts += [(ex.prompt, ex.target, ex.image.shape[1], ex.image.shape[0]) for ex in chunk]
     pixels = pixels[: len(texts)]
     cache: dict[str, list[int]] = {}
-    ids, lens, cells, ground_ids, ground_lens = [], [], [], [], []
+    ids, lens, cells, ground_ids, ground_len = [], [], [], [], 0
     grid = math.isqrt(image_tokens)
     ground_prompt = step_prompt(GROUND_INSTRUCTION)
     for prompt, answer, width, height in texts:
@@ -141,14 +142,14 @@ def build_dataset(
         click = ground_answer(answer) if ground else None
         if click is None:
             ground_ids.append(None)
-            ground_lens.append(0)
             continue
-        seq, n = encode_example(tokenizer, ground_prompt, click, image_id, image_tokens, cache)
+        seq, ground_len = encode_example(
+            tokenizer, ground_prompt, click, image_id, image_tokens, cache
+        )
         ground_ids.append(torch.tensor(seq))
-        ground_lens.append(n)
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [t[1] for t in texts], [(t[2], t[3]) for t in texts],
-                   ground_ids, ground_lens)  # fmt: skip
+                   ground_ids, ground_len)  # fmt: skip
 
 
 def collate(
@@ -246,7 +247,7 @@ class Grounding:
             return None
         lit = Spotlight(1.0, self.rng)(data, i)
         assert lit is not None  # the example has a point
-        return data.ground_ids[i], data.ground_prompt_lens[i], lit
+        return data.ground_ids[i], data.ground_prompt_len, lit
 
 
 # -- the loss -------------------------------------------------------------------------------------
