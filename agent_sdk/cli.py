@@ -519,6 +519,12 @@ def train(
     spotlight_end: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="that chance at the end (linear)")
     ] = None,
+    spotlight_max: Annotated[
+        int,
+        typer.Option(
+            min=10, help="largest half-side of the kept box in model pixels (>32: with neighbours)"
+        ),
+    ] = 32,
     ground: Annotated[
         float,
         typer.Option(
@@ -552,7 +558,8 @@ def train(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, spotlight=spotlight, spotlight_end=spotlight_end,
-            ground=ground, ground_end=ground_end, precision=precision,  # type: ignore[arg-type]
+            spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,
+            precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
             eval_suite=eval_suite,

@@ -137,8 +137,12 @@ class TorchVLM(DecodeLoop):
         embeds, mask = self._splice(texts, features)
         clock.prompt_tokens = embeds.shape[1]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        # no padding (one prompt, or prompts of one length): no mask to build at every step,
+        # plain causal attention instead (same result; about a fifth of a decode step here)
+        padded = not bool(mask.all())
         lm = self.model.model.language_model
-        out = lm(inputs_embeds=embeds, attention_mask=mask, position_ids=positions, use_cache=True)
+        out = lm(inputs_embeds=embeds, attention_mask=mask if padded else None,
+                 position_ids=positions, use_cache=True)  # fmt: skip
         next_tok = self._sample(self.model.lm_head(out.last_hidden_state[:, -1]), temperature, gen)
         _sync(dev)
         clock.prefill_s = time.perf_counter() - t1
@@ -164,11 +168,12 @@ class TorchVLM(DecodeLoop):
             if bool(done.all()) or step == max_new_tokens - 1:
                 break
             last_pos = last_pos + 1
-            mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
+            if padded:
+                mask = torch.cat([mask, torch.ones_like(mask[:, :1])], dim=1)
             fed = torch.where(done, torch.full_like(next_tok, self.pad_id), next_tok)
             out = lm(
                 inputs_embeds=self.model.get_input_embeddings()(fed[:, None]),
-                attention_mask=mask,
+                attention_mask=mask if padded else None,
                 position_ids=last_pos,
                 cache=cache,
                 use_cache=True,

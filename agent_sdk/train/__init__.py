@@ -5,6 +5,7 @@ Usage::
     agent-sdk collect --suite ui --episodes 200 --out data/ui
     agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
     agent-sdk train ... --ground 0.5 --ground-end 0.1  # grounding examples: see `Grounding`
+    agent-sdk train ... --spotlight 0.6 --spotlight-max 160  # partial screens: see `Spotlight`
     agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
     agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
     agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
@@ -32,6 +33,7 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 """
 
 from agent_sdk.train.data import (
+    CENTRED_HALF,
     GROUND_INSTRUCTION,
     Dataset,
     Grounding,
@@ -49,6 +51,7 @@ from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Train
 from agent_sdk.train.model import SIZES, ModelSize, model_config, train_tokenizer
 
 __all__ = [
+    "CENTRED_HALF",
     "GROUND_INSTRUCTION",
     "RUN_RECORD",
     "SIZES",

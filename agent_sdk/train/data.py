@@ -189,6 +189,10 @@ def collate(
     }
 
 
+CENTRED_HALF = 32
+"""A spotlight box up to this half-side (model-image pixels) is centred on its target."""
+
+
 @dataclass
 class Spotlight:
     """A curriculum by augmentation: with probability ``prob`` an example whose answer has a
@@ -198,7 +202,12 @@ class Spotlight:
     case, in which any average over the image tokens reveals the target's position, so a model
     learns to read positions off the image before it can tell objects apart (on full screens,
     its coordinates stayed image-blind for thousands of steps). The answer is unchanged.
-    ``rng`` decides everything (seed it per step for exact resumes)."""
+
+    A ``max_half`` above `CENTRED_HALF` makes a ladder from there to the full screen: a box with
+    a larger half-side keeps some of the target's neighbours and is placed at random with the
+    target at least ``min_half`` inside it (centred, its middle would give the answer away), so
+    the instruction must say which of the few objects left is meant. ``rng`` decides everything
+    (seed it per step for exact resumes)."""
 
     prob: float
     rng: np.random.Generator
@@ -216,13 +225,17 @@ class Spotlight:
         square = max(width, height)
         px, py = (int(v * size) for v in point)
         half = int(self.rng.integers(self.min_half, self.max_half + 1))
-        x0, y0 = max(px - half, 0), max(py - half, 0)
+        cx, cy = px, py  # the box's centre
+        if half > CENTRED_HALF:
+            cx, cy = (p + int(self.rng.integers(self.min_half - half, half - self.min_half + 1))
+                      for p in (px, py))  # fmt: skip
+        x0, y0 = max(cx - half, 0), max(cy - half, 0)
         # the screen inside the padding bands, which stay as they are
         left, top = ((square - w) / 2 / square * size for w in (width, height))
         sx, sy = slice(round(left), size - round(left)), slice(round(top), size - round(top))
         lit = image.clone()
         lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
-        lit[:, y0 : py + half, x0 : px + half] = image[:, y0 : py + half, x0 : px + half]
+        lit[:, y0 : cy + half, x0 : cx + half] = image[:, y0 : cy + half, x0 : cx + half]
         return lit
 
 

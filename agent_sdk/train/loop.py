@@ -23,6 +23,7 @@ from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
 from agent_sdk.prompting import step_prompt
 from agent_sdk.train.data import (
+    CENTRED_HALF,
     GROUND_INSTRUCTION,
     Grounding,
     Spotlight,
@@ -46,6 +47,7 @@ from perception.torch_backend import pick_device
 log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
+SPOTLIGHT_MIN = Spotlight.min_half
 RUN_RECORD = "run.json"
 
 
@@ -68,6 +70,7 @@ class TrainConfig:
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
+    spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
     ground: float = 0.0  # chance a pointing example is asked as a grounding one (`data.Grounding`)
     ground_end: float | None = None  # the chance at the last step, linear from `ground`
     seed: int = 0
@@ -100,6 +103,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} is a chance and must lie in [0, 1], got {value}")
+        if self.spotlight_max < SPOTLIGHT_MIN:
+            raise ConfigError(f"spotlight_max must be >= {SPOTLIGHT_MIN} (pixels of the model "
+                              f"image), got {self.spotlight_max}")  # fmt: skip
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 
@@ -322,7 +328,7 @@ class Trainer:
             self.data,
             self.next_batch(),
             int(self.tokenizer.pad_token_id or 0),
-            Spotlight(spotlight, rng) if spotlight > 0 else None,
+            Spotlight(spotlight, rng, max_half=c.spotlight_max) if spotlight > 0 else None,
             Grounding(ground, rng) if ground > 0 else None,
         )
         with self.autocast:

@@ -18,6 +18,7 @@ from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import read_episodes
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
+    CENTRED_HALF,
     GROUND_INSTRUCTION,
     SIZES,
     Dataset,
@@ -265,6 +266,31 @@ def test_spotlight_keeps_only_the_target_and_the_padding(data: Path, tmp_path: P
     assert Spotlight(0.0, np.random.default_rng(0))(ds, pointing[0]) is None
 
 
+def test_wide_spotlight_keeps_neighbours_in_a_box_placed_at_random() -> None:
+    size, px, py = 400, 240, 160  # no box reaches the image's edge
+    pixels = torch.randint(0, 256, (1, 3, size, size), dtype=torch.uint8)
+    ds = Dataset(pixels, [], [], torch.tensor([0]), ["click(600, 400)"], [(1, 1)])
+    rng, offsets, halves = np.random.default_rng(0), set(), []
+    for _ in range(60):
+        lit = Spotlight(1.0, rng, min_half=10, max_half=60)(ds, 0)
+        kept = (lit == pixels[0]).all(0)  # random pixels: the flat colour matches none
+        rows, cols = kept.any(1).nonzero().flatten(), kept.any(0).nonzero().flatten()
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        assert kept[y0:y1, x0:x1].all() and kept.sum() == (y1 - y0) * (x1 - x0)  # one box
+        assert x0 <= px - 10 and px + 10 <= x1 and y0 <= py - 10 and py + 10 <= y1
+        outside = lit[:, ~kept]
+        assert (outside == outside[:, :1]).all()  # one flat colour elsewhere
+        half = (x1 - x0) // 2
+        assert half <= 60 and y1 - y0 == x1 - x0  # square
+        centre = ((x0 + x1) // 2 - px, (y0 + y1) // 2 - py)
+        if half <= CENTRED_HALF:
+            assert centre == (0, 0)
+        offsets.add(centre)
+        halves.append(half)
+    assert max(halves) > CENTRED_HALF + 10 and min(halves) <= CENTRED_HALF
+    assert len(offsets) > 20  # the target is not at the middle of a wide box
+
+
 def test_ground_answer_clicks_the_first_point() -> None:
     assert ground_answer("click(12, 345)") == "click(12, 345)"
     assert ground_answer("drag(10, 20, 30, 40)") == "click(10, 20)"
@@ -301,6 +327,8 @@ def test_grounding_asks_pointing_examples_on_their_spotlit_image(
                         grounding=Grounding(0.0, np.random.default_rng(0)))  # fmt: skip
     assert torch.equal(untouched["ids"], plain["ids"])
     assert torch.equal(untouched["pixels"], plain["pixels"])
+    with pytest.raises(ConfigError, match="spotlight_max"):
+        _config(data, spotlight_max=4)
     with pytest.raises(ConfigError, match="ground"):
         _config(data, ground=1.5)
 
