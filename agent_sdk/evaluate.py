@@ -45,6 +45,7 @@ import multiprocessing.util
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections import Counter
@@ -534,10 +535,21 @@ def _in_process(config: EvalConfig, tasks: Sequence[EpisodeTask]) -> Iterator[Ep
 _worker_runner: EpisodeRunner | None = None  # one per worker process, built by its first task
 
 
-def _init_worker(driver: int) -> None:
-    """Leave Ctrl-C to the driver, and exit when the driver (pid ``driver``) dies, even by
-    SIGKILL and even before this worker started."""
+def worker_threads(workers: int) -> int:
+    """Compute threads for each of ``workers`` processes: the cores this process may use,
+    shared out (at least one), so that the workers' thread pools do not oversubscribe them."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, (cores or 1) // workers)
+
+
+def _init_worker(driver: int, threads: int) -> None:
+    """Leave Ctrl-C to the driver, exit when the driver (pid ``driver``) dies, even by SIGKILL
+    and even before this worker started, and use ``threads`` compute threads (torch and OpenMP;
+    a user's own ``OMP_NUM_THREADS`` wins)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.setdefault("OMP_NUM_THREADS", str(threads))
+    if "torch" in sys.modules:  # else torch reads OMP_NUM_THREADS when it is imported
+        sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
     def watch() -> None:
         while os.getppid() == driver:
@@ -564,7 +576,7 @@ def _in_processes(
         max_workers=min(workers, len(tasks)),
         mp_context=multiprocessing.get_context("spawn"),
         initializer=_init_worker,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), worker_threads(min(workers, len(tasks)))),
     )
     try:
         futures = [pool.submit(_run_in_worker, config, task) for task in tasks]

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -19,12 +21,14 @@ from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import (
     EpisodeRecord,
     EvalConfig,
+    _init_worker,
     evaluate,
     read_episodes,
     resolve_env_ids,
     summarize,
     trajectory_dir,
     wilson_interval,
+    worker_threads,
 )
 from envs import SUITES, EnvCrashed
 from envs.ui.env import UIEnv
@@ -249,6 +253,27 @@ def test_sigkill_then_resume_gives_the_uninterrupted_episodes(
     assert all((trajectory_dir(out, e, s) / "trajectory.json").is_file()
                for e in QUICK for s in (0, 1))  # fmt: skip
     assert "100.0%" in done.stdout and (out / "report.html").is_file()
+
+
+def _threads_here() -> tuple[str | None, int]:
+    import torch
+
+    return os.environ.get("OMP_NUM_THREADS"), torch.get_num_threads()
+
+
+def test_worker_processes_share_the_cores_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    cores = len(os.sched_getaffinity(0))
+    assert worker_threads(1) == cores and worker_threads(cores * 4) == 1
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # spawned workers inherit the env
+    context = multiprocessing.get_context("spawn")
+    for threads in {1, min(cores, 2)}:  # torch caps its threads at the cores
+        with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker,
+                                 initargs=(os.getpid(), threads)) as pool:  # fmt: skip
+            assert pool.submit(_threads_here).result() == (str(threads), threads)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the user's choice wins
+    with ProcessPoolExecutor(1, mp_context=context, initializer=_init_worker,
+                             initargs=(os.getpid(), 2)) as pool:  # fmt: skip
+        assert pool.submit(_threads_here).result() == ("1", 1)
 
 
 def test_ray_runs_the_same_episodes(reference: list[EpisodeRecord], tmp_path: Path) -> None:
