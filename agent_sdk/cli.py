@@ -506,6 +506,9 @@ def train(
     config: Annotated[str, typer.Option(help="model size: tiny, small or base")] = "small",
     init: Annotated[Path | None, typer.Option(help="fine-tune this FastVLM folder instead")] = None,
     lora: Annotated[int, typer.Option(min=0, help="LoRA rank with --init (0: full)")] = 0,
+    number_tokens: Annotated[
+        bool, typer.Option(help="one token per coordinate value 10..1000 (not one per digit)")
+    ] = False,
     steps: Annotated[int, typer.Option(min=1)] = 2000,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 1e-3,
@@ -556,7 +559,8 @@ def train(
     try:
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
-            lora_rank=lora, steps=steps, batch_size=batch_size, lr=lr, warmup=warmup, seed=seed,
+            lora_rank=lora, number_tokens=number_tokens, steps=steps, batch_size=batch_size,
+            lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, spotlight=spotlight, spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,
             precision=precision,  # type: ignore[arg-type]

@@ -6,6 +6,7 @@ Usage::
     agent-sdk train --config small --data data/ui --out ckpt/small --steps 4000 --eval-every 500
     agent-sdk train ... --ground 0.5 --ground-end 0.1  # grounding examples: see `Grounding`
     agent-sdk train ... --spotlight 0.6 --spotlight-max 160  # partial screens: see `Spotlight`
+    agent-sdk train ... --number-tokens  # one token per coordinate value: `add_number_tokens`
     agent-sdk train ... --resume                      # after a crash or Ctrl-C: goes on exactly
     agent-sdk train --init checkpoints/fastvlm-0.5b --data data/ui --out ckpt/ft [--lora 16]
     agent-sdk eval --suite ui --policy vlm --model ckpt/small --episodes 20 --out runs/small
@@ -48,11 +49,20 @@ from agent_sdk.train.data import (
     target_cell,
 )
 from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Trainer, lr_factor, train
-from agent_sdk.train.model import SIZES, ModelSize, model_config, train_tokenizer
+from agent_sdk.train.model import (
+    NUMBERS,
+    SIZES,
+    ModelSize,
+    add_number_tokens,
+    extend_with_number_tokens,
+    model_config,
+    train_tokenizer,
+)
 
 __all__ = [
     "CENTRED_HALF",
     "GROUND_INSTRUCTION",
+    "NUMBERS",
     "RUN_RECORD",
     "SIZES",
     "STATE",
@@ -63,10 +73,12 @@ __all__ = [
     "Spotlight",
     "TrainConfig",
     "Trainer",
+    "add_number_tokens",
     "answer_loss",
     "build_dataset",
     "collate",
     "encode_example",
+    "extend_with_number_tokens",
     "ground_answer",
     "label_mask",
     "lr_factor",

@@ -35,6 +35,9 @@ from agent_sdk.train.model import (
     SIZES,
     calibrate_batchnorm,
     deployable_state,
+    extend_with_number_tokens,
+    has_number_tokens,
+    init_number_embeddings,
     model_config,
     new_model,
     train_time_config,
@@ -60,6 +63,7 @@ class TrainConfig:
     size: str = "small"  # a name of SIZES (ignored with ``init``)
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
+    number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-3
@@ -96,6 +100,9 @@ class TrainConfig:
             raise ConfigError(f"unknown size {self.size!r}; known: {', '.join(SIZES)}")
         if self.lora_rank and self.init is None:
             raise ConfigError("LoRA (--lora) fine-tunes a checkpoint: give --init DIR")
+        if self.lora_rank and self.number_tokens:
+            raise ConfigError("number tokens need trainable embeddings, which LoRA (--lora) "
+                              "freezes: drop one of --lora and --number-tokens")  # fmt: skip
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -259,14 +266,19 @@ class Trainer:
             model, info = load_fastvlm_torch(source, dtype=torch.float32)
             if resume and config.lora_rank:
                 log.info("LoRA resume: base weights from %s, adapters from the state", source)
-            return model, load_tokenizer(source), info.image_mean, info.image_std
+            tokenizer = load_tokenizer(source)
+            if config.number_tokens and not has_number_tokens(tokenizer):
+                extend_with_number_tokens(model, tokenizer)
+            return model, tokenizer, info.image_mean, info.image_std
         size = SIZES[config.size]
         pairs = {(ex.prompt, ex.target) for ex in examples}
         if self._grounds():
             pairs.add((step_prompt(GROUND_INSTRUCTION), ""))
         texts = (chat_prompt(p) + t for p, t in pairs)
-        tokenizer = train_tokenizer(sorted(texts), size.vocab_size)
+        tokenizer = train_tokenizer(sorted(texts), size.vocab_size, config.number_tokens)
         model = new_model(model_config(size, tokenizer, inference_mode=False))
+        if config.number_tokens:
+            init_number_embeddings(model, tokenizer)
         return model, tokenizer, (0.0,) * 3, (1.0,) * 3
 
     def _calibrate(self, batches: int = 4) -> None:

@@ -11,10 +11,16 @@ from dataclasses import dataclass
 import timm
 import torch
 from timm.utils.model import reparameterize_model
-from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import FastVlmConfig, FastVlmForConditionalGeneration, PreTrainedTokenizerFast
+from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+from transformers import (
+    FastVlmConfig,
+    FastVlmForConditionalGeneration,
+    PreTrainedTokenizerBase,
+    PreTrainedTokenizerFast,
+)
 
 from agent_sdk.errors import ConfigError
+from perception.checkpoints import IMAGE_TOKEN
 from perception.tiny import CHAT_TEMPLATE, SPECIAL_TOKENS
 
 
@@ -140,9 +146,77 @@ def calibrate_batchnorm(tower: torch.nn.Module, batches: Iterable[torch.Tensor])
 _SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, "<image>")))
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedTokenizerFast:
-    """A byte-level BPE trained on ``texts`` with Qwen2's chat special tokens (last ids) and
-    chat template. Digits and newlines are pieces of their own; other merges may span spaces."""
+NUMBERS = tuple(str(v) for v in range(10, 1001))
+"""The coordinate values that `add_number_tokens` gives a token each (0-9 are digit tokens)."""
+
+
+def add_number_tokens(tokenizer: PreTrainedTokenizerBase) -> int:
+    """Give every coordinate value 10..1000 one token of its own, matched before the BPE (so
+    ``click(636, 344)`` is five tokens, not nine); returns how many were new.
+
+    With one token per digit a small model placed its targets to the hundreds digit only: the
+    tens digit of a coordinate is a sawtooth of the target's place inside an image token's cell
+    (two periods per cell at 320 px), which it never learnt, though its image features held that
+    place (a linear probe read it to about 5 px). A number token is one class per value whose
+    embedding (`init_number_embeddings`) varies smoothly with the value, the way detection
+    models with location tokens (Pix2Seq, PaliGemma) answer positions."""
+    return tokenizer.add_tokens([AddedToken(n, normalized=False) for n in NUMBERS])
+
+
+def has_number_tokens(tokenizer: PreTrainedTokenizerBase) -> bool:
+    """Whether ``tokenizer`` has `add_number_tokens`'s tokens."""
+    vocab = tokenizer.get_vocab()
+    return all(n in vocab for n in NUMBERS)
+
+
+@torch.no_grad()
+def init_number_embeddings(
+    model: FastVlmForConditionalGeneration, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    """Set the (tied) embeddings of the number tokens to sinusoids of their value (periods from
+    2,000 down to 8 units), scaled to the mean norm of the other rows: neighbouring values start
+    alike, so what is learnt for one value carries to the next."""
+    embed = model.get_input_embeddings().weight
+    vocab = tokenizer.get_vocab()
+    ids = torch.tensor([vocab[n] for n in NUMBERS])
+    values = torch.tensor([float(n) for n in NUMBERS])[:, None]
+    half = embed.shape[1] // 2
+    periods = 2000.0 * (8.0 / 2000.0) ** (torch.arange(half) / max(half - 1, 1))
+    angles = 2 * math.pi * values / periods
+    rows = torch.cat([angles.sin(), angles.cos()], dim=1)
+    if rows.shape[1] < embed.shape[1]:  # an odd width
+        rows = torch.cat([rows, torch.zeros(len(rows), 1)], dim=1)
+    others = sorted(set(vocab.values()) - set(ids.tolist()))  # the tokenizer's other tokens
+    scale = embed[others].norm(dim=1).mean() / rows.norm(dim=1).mean()
+    embed[ids] = (rows * scale).to(embed.dtype)
+
+
+def extend_with_number_tokens(
+    model: FastVlmForConditionalGeneration, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    """Add the number tokens to a loaded checkpoint's tokenizer (`add_number_tokens`), grow its
+    embeddings where they lack rows, and set the new rows (`init_number_embeddings`). A tokenizer
+    without ``<image>`` whose image token id is its next id (Apple folders) gets ``<image>``
+    first, so no number takes the image token's id."""
+    image_id = model.config.image_token_id
+    if IMAGE_TOKEN not in tokenizer.get_vocab() and image_id == len(tokenizer):
+        tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)])
+    before = len(tokenizer)
+    add_number_tokens(tokenizer)
+    if before <= image_id < len(tokenizer):
+        raise ConfigError(f"the image token id {image_id} lies among the ids the number tokens "
+                          "would take: fine-tune without --number-tokens")  # fmt: skip
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(64 * math.ceil(len(tokenizer) / 64), mean_resizing=False)
+    init_number_embeddings(model, tokenizer)
+
+
+def train_tokenizer(
+    texts: Iterable[str], vocab_size: int = 1024, numbers: bool = False
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE trained on ``texts`` with Qwen2's chat special tokens and chat
+    template. Digits and newlines are pieces of their own; other merges may span spaces.
+    ``numbers`` adds `add_number_tokens`'s tokens after the special ones."""
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Split(Regex(r"\d|\n"), behavior="isolated"),
@@ -156,7 +230,10 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int = 1024) -> PreTrainedT
     )
     bpe.train_from_iterator((p for t in texts for p in _SPECIAL.split(t) if p), trainer=trainer)
     bpe.add_special_tokens(list(SPECIAL_TOKENS))
-    return PreTrainedTokenizerFast(
+    tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
         chat_template=CHAT_TEMPLATE,
     )  # fmt: skip
+    if numbers:
+        add_number_tokens(tokenizer)
+    return tokenizer

@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from agent_sdk.cli import app
 from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
-from agent_sdk.train import TrainConfig, Trainer, train
+from agent_sdk.train import NUMBERS, TrainConfig, Trainer, train
+from agent_sdk.train.model import has_number_tokens
 from perception import load_vlm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.tiny import save_tiny_checkpoint
@@ -76,6 +77,28 @@ def test_full_finetune_learns_keeps_the_tokenizer_and_loads(
     assert vlm.num_image_tokens == 4 and tuned["<image>"] == vlm.info.image_token_id == 512
     gen = vlm.generate(next(iter(read_examples(data))).image, "Click OK", max_new_tokens=4)
     assert gen.timings.num_prompt_tokens > 4 and len(gen.token_ids) <= 4
+
+
+def test_finetune_adds_number_tokens_keeping_the_old_ids(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    before = load_tokenizer(init).get_vocab()
+    train(_config(data, init, number_tokens=True, steps=2), tmp_path / "nt")
+    tok = load_tokenizer(tmp_path / "nt")
+    vocab = tok.get_vocab()
+    assert has_number_tokens(tok)
+    assert all(vocab[t] == i for t, i in before.items())  # the old tokens keep their ids
+    vlm = load_vlm(tmp_path / "nt", device="cpu")
+    image_id = vlm.info.image_token_id
+    assert vocab["<image>"] == image_id and image_id not in {vocab[n] for n in NUMBERS}
+    rows = vlm.model.get_input_embeddings().weight.shape[0]
+    assert rows >= len(tok) and rows % 64 == 0
+    assert {"512", "300"} <= set(tok.tokenize("click(512, 300)"))
+    ex = next(iter(read_examples(data)))
+    gen = vlm.generate(ex.image, ex.prompt, max_new_tokens=4)
+    assert len(gen.token_ids) <= 4
+    with pytest.raises(ConfigError, match="--number-tokens"):
+        _config(data, init, number_tokens=True, lora_rank=2)
 
 
 def test_full_finetune_resumes_exactly(data: Path, init: Path, tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
     CENTRED_HALF,
     GROUND_INSTRUCTION,
+    NUMBERS,
     SIZES,
     Dataset,
     Grounding,
@@ -36,6 +37,7 @@ from agent_sdk.train import (
     train,
     train_tokenizer,
 )
+from agent_sdk.train.model import has_number_tokens
 from perception import load_vlm
 from perception.prompts import chat_prompt
 
@@ -143,6 +145,45 @@ def test_tokenizer_has_chat_tokens_and_round_trips(data: Path) -> None:
     assert tok(chat_prompt("x"), add_special_tokens=False).input_ids.count(vocab["<|im_end|>"]) == 2
     rendered = tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)
     assert rendered.startswith("<|im_start|>system\nYou are a helpful assistant.<|im_end|>")
+
+
+def test_number_tokens_give_each_coordinate_one_token(data: Path) -> None:
+    examples = list(read_examples(data))
+    tok = train_tokenizer([chat_prompt(ex.prompt) + ex.target for ex in examples], 400, True)
+    assert has_number_tokens(tok) and len(tok) == 400 + len(NUMBERS)
+    tokens = tok.tokenize("click(512, 1000) drag(7, 10, 999, 0)")
+    assert {"512", "1000", "10", "999"} <= set(tokens) and {"7", "0"} <= set(tokens)
+    assert "5" not in tokens
+    for text in ("click(512, 300)", "Version 2.4.1 of 12345", chat_prompt(examples[0].prompt)):
+        assert tok.decode(tok(text, add_special_tokens=False).input_ids) == text
+    assert not has_number_tokens(train_tokenizer(["click(512, 300)"], 300))
+
+
+def test_new_model_with_number_tokens_trains_saves_and_answers_in_them(
+    data: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(_config(data, number_tokens=True, steps=30, max_examples=4, lr=1e-2,
+                              warmup=2), tmp_path / "nt")  # fmt: skip
+    tok, model = trainer.tokenizer, trainer.model
+    vocab = tok.get_vocab()
+    image_id = model.config.image_token_id
+    assert image_id == len(tok) and image_id not in {vocab[n] for n in NUMBERS}  # next id
+    embed = model.get_input_embeddings().weight.detach()
+    cos = torch.nn.functional.cosine_similarity
+    assert cos(embed[vocab["500"]], embed[vocab["501"]], 0) > 0.9  # neighbours start alike
+    assert abs(cos(embed[vocab["100"]], embed[vocab["900"]], 0)) < 0.5
+    answers = [i for i, a in enumerate(trainer.data.answers) if a.startswith("click(")]
+    x = trainer.data.answers[answers[0]].split("(")[1].split(",")[0]
+    assert vocab[x] in trainer.data.ids[answers[0]].tolist()  # one token for the value
+    losses = [trainer.train_step()[0] for _ in range(30)]
+    assert sum(losses[-5:]) / 5 < 0.3 * sum(losses[:3]) / 3
+    trainer.save()
+    vlm = load_vlm(tmp_path / "nt", device="cpu")
+    assert has_number_tokens(vlm.tokenizer) and vlm.info.image_token_id == image_id
+    assert vlm.tokenizer.get_vocab()["<image>"] == image_id
+    ex = next(iter(read_examples(data)))
+    gen = vlm.generate(ex.image, ex.prompt, max_new_tokens=6)
+    assert gen.timings.num_prompt_tokens > 4 and len(gen.token_ids) <= 6
 
 
 def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
