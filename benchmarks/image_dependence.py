@@ -7,11 +7,12 @@
     .venv/bin/python benchmarks/image_dependence.py --model ckpt/small --data data/ui --ground
 
 Teacher-forced on ``--examples`` collected examples whose answer has a point (``click(x, y)``,
-``drag(...)``, ``point_target(...)``): for the k-th digit of the answer (d0-d2: x hundreds, tens,
-ones; d3-d5: y), the accuracy and mean negative log-likelihood of the model's next-token
-prediction, once with each example's own image and once with the images shuffled across the
-examples. A model that grounds has a far lower NLL with the true image; equal columns mean the
-digits come from the text and the data's marginal alone (what an image-blind model learns).
+``drag(...)``, ``point_target(...)``): for the k-th digit of the answer (d0-d2: x hundreds,
+tens, ones; d3-d5: y; or the values x and y for a model with ``--number-tokens``), the accuracy
+and mean negative log-likelihood of the model's next-token prediction, once with each example's
+own image and once with the images shuffled across the examples. A model that grounds has a far
+lower NLL with the true image; equal columns mean the digits come from the text and the data's
+marginal alone (what an image-blind model learns).
 ``--spotlight`` asks on spotlit images (`agent_sdk.train.Spotlight`: the target alone on a
 flat screen), the easy case training starts from; ``--ground`` asks the grounding examples
 (`agent_sdk.train.Grounding`: spotlit, one fixed instruction, a click on the point).
@@ -31,6 +32,7 @@ from _common import fmt, print_table, write_json
 
 from agent_sdk.collect import read_examples
 from agent_sdk.train import Spotlight, build_dataset, collate, target_cell
+from agent_sdk.train.model import has_number_tokens
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 
 DIGITS = ("x hundreds", "x tens", "x ones", "y hundreds", "y tens", "y ones")
@@ -57,7 +59,7 @@ def digit_scores(model, data, tokenizer, image_order: Sequence[int], mean, std) 
                 for j, (p, tok) in enumerate(zip(pos, tokens, strict=True))
                 if tok.isdigit()
             ]
-            out.append(scores[:6])
+            out.append(scores[:6])  # digits, or the two values (number tokens)
     return out
 
 
@@ -92,7 +94,8 @@ def main() -> None:
     true_scores = digit_scores(model, data, tokenizer, own, info.image_mean, info.image_std)
     shuf_scores = digit_scores(model, data, tokenizer, shuffled, info.image_mean, info.image_std)
     rows, payload = [], []
-    for k, name in enumerate(DIGITS):
+    names = ("x", "y") if has_number_tokens(tokenizer) else DIGITS  # one token per value
+    for k, name in enumerate(names):
         t = [s[k] for s in true_scores if len(s) > k]
         f = [s[k] for s in shuf_scores if len(s) > k]
         if not t:
