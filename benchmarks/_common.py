@@ -160,3 +160,13 @@ def save_figure(fig: Any, name: str, out_dir: Path = OUT_DIR) -> Path:
     fig.savefig(path, dpi=120)
     pyplot().close(fig)
     return path
+
+
+def held_out_ui(folder: Path, episodes: int = 5) -> Path:
+    """Oracle examples of the GUI suite on evaluation seeds (from 0, never trained on; no
+    random clicks) collected into ``folder``: the default data of the model benchmarks."""
+    from agent_sdk.collect import CollectConfig, collect
+    from envs import UI_SUITE
+
+    collect(CollectConfig(env_ids=UI_SUITE, episodes=episodes, seed=0, noise=0.0), folder)
+    return folder

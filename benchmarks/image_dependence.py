@@ -24,16 +24,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
-from _common import fmt, print_table, write_json
+from _common import fmt, held_out_ui, print_table, write_json
 
 from agent_sdk.collect import read_examples
 from agent_sdk.train import Spotlight, build_dataset, collate, target_cell
 from agent_sdk.train.model import has_number_tokens
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
+from perception.zoo import model_or_default
 
 DIGITS = ("x hundreds", "x tens", "x ones", "y hundreds", "y tens", "y ones")
 
@@ -65,8 +68,9 @@ def digit_scores(model, data, tokenizer, image_order: Sequence[int], mean, std) 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a checkpoint folder")
-    parser.add_argument("--data", required=True, help="a folder from `agent-sdk collect`")
+    parser.add_argument("--model", help="a checkpoint folder (default: the shipped model)")
+    parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
+                        "examples on held-out seeds, collected now)")  # fmt: skip
     parser.add_argument("--examples", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
@@ -74,6 +78,10 @@ def main() -> None:
     parser.add_argument("--ground", action="store_true", help="as grounding examples (spotlit)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    args.model = str(model_or_default(args.model))
+    scratch = tempfile.TemporaryDirectory()
+    if args.data is None:
+        args.data = str(held_out_ui(Path(scratch.name) / "ui-heldout"))
     model, info = load_fastvlm_torch(args.model)
     tokenizer = load_tokenizer(args.model)
     pointed = (ex for ex in read_examples(args.data) if target_cell(ex.target, 1, 1, 1) >= 0)
@@ -111,6 +119,7 @@ def main() -> None:
     title = f"{args.model} on {args.data}{how}"
     print_table(["digit", "examples", "acc (own image)", "acc (shuffled)", "NLL (own)",
                  "NLL (shuffled)"], rows, title=title)  # fmt: skip
+    scratch.cleanup()
     print(
         write_json(
             "image_dependence",

@@ -20,16 +20,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import math
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
-from _common import fmt, print_table, write_json
+from _common import fmt, held_out_ui, print_table, write_json
 
 from actions.errors import ParseError
 from actions.parse import parse_action
 from agent_sdk.collect import read_examples
 from agent_sdk.train import target_cell
 from perception import load_vlm
+from perception.zoo import zoo_model
 
 
 def first_point(text: str) -> tuple[float, float] | None:
@@ -56,21 +59,26 @@ def spotlit(image: np.ndarray, point: tuple[float, float], half: int = 16) -> np
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", action="append", required=True, help="checkpoint (repeat)")
-    parser.add_argument("--data", required=True, help="a folder from `agent-sdk collect`")
+    parser.add_argument("--model", action="append", help="checkpoint (repeat; default: shipped)")
+    parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
+                        "examples on held-out seeds, collected now)")  # fmt: skip
     parser.add_argument("--examples", type=int, default=256)
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    models = [str(m) for m in args.model or [zoo_model()]]
+    scratch = tempfile.TemporaryDirectory()
+    if args.data is None:
+        args.data = str(held_out_ui(Path(scratch.name) / "ui-heldout"))
     pointed = (ex for ex in read_examples(args.data) if target_cell(ex.target, 1, 1, 1) >= 0)
     examples = list(itertools.islice(pointed, args.examples))
     targets = [first_point(ex.target) for ex in examples]
     images = [spotlit(ex.image, t) if args.spotlight else ex.image  # type: ignore[arg-type]
               for ex, t in zip(examples, targets, strict=True)]  # fmt: skip
     rows, payload = [], []
-    for name in args.model:
+    for name in models:
         vlm = load_vlm(name, backend="torch", device="cpu", dtype="float32")
         errors: list[float] = []
         for start in range(0, len(examples), args.batch):
@@ -96,6 +104,7 @@ def main() -> None:
     how = " (spotlit)" if args.spotlight else ""
     print_table(["model", "examples", "with a point", "median error px", "within 8 px",
                  "within 16 px"], rows, title=f"pointing error on {args.data}{how}")  # fmt: skip
+    scratch.cleanup()
     print(write_json("pointing_error", {"data": args.data, "spotlight": args.spotlight,
                                         "rows": payload}))  # fmt: skip
 
