@@ -170,3 +170,13 @@ def held_out_ui(folder: Path, episodes: int = 5) -> Path:
 
     collect(CollectConfig(env_ids=UI_SUITE, episodes=episodes, seed=0, noise=0.0), folder)
     return folder
+
+
+def add_example_args(parser: Any, examples: int) -> None:
+    """The options the model benchmarks share: ``--data`` (default: `held_out_ui`, collected
+    into a scratch folder), ``--examples``, ``--threads`` and ``--spotlight``."""
+    parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
+                        "examples on held-out seeds, collected now)")  # fmt: skip
+    parser.add_argument("--examples", type=int, default=examples)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import fmt, held_out_ui, print_table, write_json
+from _common import add_example_args, fmt, held_out_ui, print_table, write_json
 
 from agent_sdk.collect import read_examples
 from agent_sdk.train import Spotlight, build_dataset, collate, target_cell
@@ -69,12 +69,8 @@ def digit_scores(model, data, tokenizer, image_order: Sequence[int], mean, std) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="a checkpoint folder (default: the shipped model)")
-    parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
-                        "examples on held-out seeds, collected now)")  # fmt: skip
-    parser.add_argument("--examples", type=int, default=512)
+    add_example_args(parser, examples=512)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
     parser.add_argument("--ground", action="store_true", help="as grounding examples (spotlit)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import fmt, held_out_ui, print_table, write_json
+from _common import add_example_args, fmt, held_out_ui, print_table, write_json
 
 from actions.errors import ParseError
 from actions.parse import parse_action
@@ -60,12 +60,8 @@ def spotlit(image: np.ndarray, point: tuple[float, float], half: int = 16) -> np
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", action="append", help="checkpoint (repeat; default: shipped)")
-    parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
-                        "examples on held-out seeds, collected now)")  # fmt: skip
-    parser.add_argument("--examples", type=int, default=256)
+    add_example_args(parser, examples=256)
     parser.add_argument("--batch", type=int, default=16)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = [str(m) for m in args.model or [zoo_model()]]
