@@ -143,7 +143,7 @@ def calibrate_batchnorm(tower: torch.nn.Module, batches: Iterable[torch.Tensor])
 
 
 # -- tokenizer ------------------------------------------------------------------------------------
-_SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, "<image>")))
+_SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, IMAGE_TOKEN)))
 
 
 NUMBERS = tuple(str(v) for v in range(10, 1001))
