@@ -162,21 +162,24 @@ def save_figure(fig: Any, name: str, out_dir: Path = OUT_DIR) -> Path:
     return path
 
 
-def held_out_ui(folder: Path, episodes: int = 5) -> Path:
-    """Oracle examples of the GUI suite on evaluation seeds (from 0, never trained on; no
-    random clicks) collected into ``folder``: the default data of the model benchmarks."""
+def collect_ui(folder: Path, episodes: int = 5, held_out: bool = True) -> Path:
+    """Oracle examples of every GUI task collected into ``folder``: ``held_out`` on evaluation
+    seeds (from 0, never trained on) without random clicks, the model benchmarks' default
+    data; else as training data is (seeds from 100000, random clicks at 0.15)."""
     from agent_sdk.collect import CollectConfig, collect
     from envs import UI_SUITE
 
-    collect(CollectConfig(env_ids=UI_SUITE, episodes=episodes, seed=0, noise=0.0), folder)
+    how = {"seed": 0, "noise": 0.0} if held_out else {"noise": 0.15}
+    collect(CollectConfig(env_ids=UI_SUITE, episodes=episodes, **how), folder)
     return folder
 
 
-def add_example_args(parser: Any, examples: int) -> None:
-    """The options the model benchmarks share: ``--data`` (default: `held_out_ui`, collected
-    into a scratch folder), ``--examples``, ``--threads`` and ``--spotlight``."""
+def add_example_args(parser: Any, examples: int, spotlight: bool = True) -> None:
+    """The options the model benchmarks share: ``--data`` (default: `collect_ui`, collected
+    into a scratch folder), ``--examples``, ``--threads`` and (``spotlight``) ``--spotlight``."""
     parser.add_argument("--data", help="a folder from `agent-sdk collect` (default: GUI suite "
                         "examples on held-out seeds, collected now)")  # fmt: skip
     parser.add_argument("--examples", type=int, default=examples)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
+    if spotlight:
+        parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_example_args, fmt, held_out_ui, print_table, write_json
+from _common import add_example_args, collect_ui, fmt, print_table, write_json
 
 from agent_sdk.collect import read_examples
 from agent_sdk.train import Spotlight, build_dataset, collate, target_cell
@@ -77,7 +77,7 @@ def main() -> None:
     args.model = str(model_or_default(args.model))
     scratch = tempfile.TemporaryDirectory()
     if args.data is None:
-        args.data = str(held_out_ui(Path(scratch.name) / "ui-heldout"))
+        args.data = str(collect_ui(Path(scratch.name) / "ui-heldout"))
     model, info = load_fastvlm_torch(args.model)
     tokenizer = load_tokenizer(args.model)
     pointed = (ex for ex in read_examples(args.data) if target_cell(ex.target, 1, 1, 1) >= 0)

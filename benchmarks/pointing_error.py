@@ -25,9 +25,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_example_args, fmt, held_out_ui, print_table, write_json
+from _common import add_example_args, collect_ui, fmt, print_table, write_json
 
 from actions.errors import ParseError
+from actions.guard import action_points
 from actions.parse import parse_action
 from agent_sdk.collect import read_examples
 from agent_sdk.train import target_cell
@@ -38,11 +39,10 @@ from perception.zoo import zoo_model
 def first_point(text: str) -> tuple[float, float] | None:
     """The first point (0-1 of the image) of an answer, or None (no point, or unparseable)."""
     try:
-        action = parse_action(text)
+        points = action_points(parse_action(text))
     except ParseError:
         return None
-    x, y = getattr(action, "x", None), getattr(action, "y", None)
-    return None if x is None or y is None else (float(x), float(y))
+    return points[0] if points else None
 
 
 def spotlit(image: np.ndarray, point: tuple[float, float], half: int = 16) -> np.ndarray:
@@ -67,7 +67,7 @@ def main() -> None:
     models = [str(m) for m in args.model or [zoo_model()]]
     scratch = tempfile.TemporaryDirectory()
     if args.data is None:
-        args.data = str(held_out_ui(Path(scratch.name) / "ui-heldout"))
+        args.data = str(collect_ui(Path(scratch.name) / "ui-heldout"))
     pointed = (ex for ex in read_examples(args.data) if target_cell(ex.target, 1, 1, 1) >= 0)
     examples = list(itertools.islice(pointed, args.examples))
     targets = [first_point(ex.target) for ex in examples]

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import print_table, write_json
+from _common import collect_ui, print_table, write_json
 
 CHILD = r"""
 import json, sys, tempfile
@@ -54,11 +54,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = args.data
         if not data:
-            from agent_sdk.collect import CollectConfig, collect
-            from envs import UI_SUITE
-
-            collect(CollectConfig(env_ids=UI_SUITE, episodes=20, noise=0.15), Path(tmp) / "ui")
-            data = [str(Path(tmp) / "ui")]
+            data = [str(collect_ui(Path(tmp) / "ui", episodes=20, held_out=False))]
         child = json.dumps({"data": data, "size": args.size, "steps": args.steps})
         out = subprocess.run(
             [sys.executable, "-c", CHILD, child], capture_output=True, text=True, check=True

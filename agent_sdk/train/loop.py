@@ -50,7 +50,6 @@ from perception.torch_backend import pick_device
 log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
-SPOTLIGHT_MIN = Spotlight.min_half
 RUN_RECORD = "run.json"
 
 
@@ -110,9 +109,9 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} is a chance and must lie in [0, 1], got {value}")
-        if self.spotlight_max < SPOTLIGHT_MIN:
-            raise ConfigError(f"spotlight_max must be >= {SPOTLIGHT_MIN} (pixels of the model "
-                              f"image), got {self.spotlight_max}")  # fmt: skip
+        if self.spotlight_max < Spotlight.min_half:
+            raise ConfigError(f"spotlight_max must be >= {Spotlight.min_half} (pixels of the "
+                              f"model image), got {self.spotlight_max}")  # fmt: skip
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
 

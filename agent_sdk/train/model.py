@@ -157,9 +157,9 @@ def add_number_tokens(tokenizer: PreTrainedTokenizerBase) -> int:
     With one token per digit a small model placed its targets to the hundreds digit only: the
     tens digit of a coordinate is a sawtooth of the target's place inside an image token's cell
     (two periods per cell at 320 px), which it never learnt, though its image features held that
-    place (a linear probe read it to about 5 px). A number token is one class per value whose
-    embedding (`init_number_embeddings`) varies smoothly with the value, the way detection
-    models with location tokens (Pix2Seq, PaliGemma) answer positions."""
+    place (`benchmarks/cell_probe.py`: a ridge probe read it to about 5 px). A number token is
+    one class per value whose embedding (`init_number_embeddings`) varies smoothly with the
+    value, the way detection models with location tokens (Pix2Seq, PaliGemma) answer positions."""
     return tokenizer.add_tokens([AddedToken(n, normalized=False) for n in NUMBERS])
 
 
