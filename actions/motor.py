@@ -18,9 +18,10 @@ Geometry conventions (shared with ``envs/robot`` and :mod:`actions.camera`):
 
 :func:`back_project` turns a point and depth into a world point, :func:`project` goes back.
 
-Control: :class:`MotorLayer` executes motor actions (``ee_delta``, ``point_target``), one or a
-chunk from one policy call (:func:`parse_chunk` reads one per line), as one :class:`EEDelta`
-per simulator step from the gripper's current world position; it imports no simulator.
+Control: :class:`MotorLayer` executes motor actions (``ee_delta``, ``point_target``, and
+``drag`` as a push along the table), one or a chunk from one policy call (:func:`parse_chunk`
+reads one per line), as one :class:`EEDelta` per simulator step from the gripper's current
+world position; it imports no simulator.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from actions.coords import norm_to_pixels
 from actions.errors import ActionError, CoordinateError, GroundingError, ParseError
 from actions.parse import parse_action
-from actions.schema import ActionBase, CameraInfo, EEDelta, Observation, PointTarget
+from actions.schema import ActionBase, CameraInfo, Drag, EEDelta, Observation, PointTarget
 
 logger = logging.getLogger(__name__)
 
@@ -156,8 +157,8 @@ def clip_ee_delta(
     return EEDelta(dx=dx, dy=dy, dz=dz, gripper=min(max(values[3], -1.0), 1.0))
 
 
-MotorAction = EEDelta | PointTarget
-"""An action the motor layer executes."""
+MotorAction = EEDelta | PointTarget | Drag
+"""An action the motor layer executes (a ``drag`` pushes what lies at its start to its end)."""
 ActionChunk = Sequence[MotorAction]
 """A short sequence of motor actions from one policy call, executed in order."""
 
@@ -166,7 +167,8 @@ _UP = np.array([0.0, 0.0, 1.0])
 
 
 def parse_chunk(text: str, *, max_actions: int = 8) -> list[MotorAction]:
-    """Model text holding one motor action per line (``point_target(...)``, ``ee_delta(...)``)
+    """Model text holding one motor action per line (``point_target(...)``, ``ee_delta(...)``,
+    ``drag(...)``)
     or a JSON list of action objects, as a chunk. Raises :class:`ParseError` saying which line
     is wrong, and for a non-motor action or more than ``max_actions``."""
     body = text.strip()
@@ -186,9 +188,9 @@ def parse_chunk(text: str, *, max_actions: int = 8) -> list[MotorAction]:
     if len(chunk) > max_actions:
         raise ParseError(text, f"it holds {len(chunk)} actions; a chunk has at most {max_actions}")
     for action in chunk:
-        if not isinstance(action, (EEDelta, PointTarget)):
+        if not isinstance(action, (EEDelta, PointTarget, Drag)):
             raise ParseError(
-                text, f"{action.to_text()} is not a motor action (ee_delta, point_target)"
+                text, f"{action.to_text()} is not a motor action (ee_delta, point_target, drag)"
             )
     return chunk
 
@@ -214,6 +216,18 @@ class MotorConfig(BaseModel):
     min_grip_width: float | None = Field(
         None, ge=0.0, description="fingers closer than this after closing: nothing was grasped"
     )
+    push_backoff: float = Field(
+        0.06,
+        gt=0.0,
+        description="a push starts this far behind the object's point, ends this "
+        "far short of its end point (object half-size plus clearance)",
+    )
+    push_offset: float = Field(
+        -0.025,
+        description="a push runs this far above the surface seen at its start point "
+        "(negative: below the object's top face)",
+    )
+    push_speed: float = Field(0.5, gt=0.0, le=1.0, description="largest command while pushing")
     max_steps: int = Field(200, ge=1, description="steps one action may take before a timeout")
     depth_window: int = Field(2, ge=0, description="pixels around a point for the depth median")
 
@@ -229,6 +243,7 @@ class _Phase:
     delta: EEDelta | None = None
     steps: int = 0
     check_grip: bool = False  # at the end of this stage, refuse an empty grasp
+    max_step: float | None = None  # a slower limit than the config's (pushing)
 
 
 class MotorLayer:
@@ -246,8 +261,14 @@ class MotorLayer:
     reaches: ``gripper="keep"`` moves there (plus ``height_offset``); ``"close"`` picks (above
     at ``hover_height``, down to the grasp point with the gripper open, close for
     ``close_steps``, lift ``lift_height``); ``"open"`` places (above, down to the release point,
-    open for ``open_steps``, back up). The gripper command persists: after a pick every command
-    keeps squeezing (-1) until a place opens it (+1). Calling ``set_target`` again (after new
+    open for ``open_steps``, back up). A ``drag`` pushes what lies at its start point along the
+    table to its end point: given ``ee_pos``, straight up to ``hover_height`` first when the
+    gripper is lower (so it crosses over the object), then above the push's start
+    (``push_backoff`` behind the object, away from the end), down to the push height, and
+    straight on at ``push_speed`` until ``push_backoff`` short of the end point; a push
+    re-planned with the gripper already lined up behind the object goes straight on. The
+    gripper command persists: after a pick every command keeps squeezing (-1) until a place
+    opens it (+1). Calling ``set_target`` again (after new
     perception) re-plans from wherever the gripper is; :meth:`clear` stops. :attr:`status` ends
     ``"done"``, ``"timeout"`` (an action took over ``max_steps``) or ``"missed"`` (the fingers
     closed to under ``min_grip_width``: nothing grasped). When nothing is left, ``command``
@@ -282,8 +303,9 @@ class MotorLayer:
         self._phases.clear()
         self.status = "idle"
 
-    def ground(self, target: PointTarget, observation: Observation) -> np.ndarray:
-        """The world surface point (metres) under ``target`` in ``observation``."""
+    def ground(self, target: PointTarget | Drag, observation: Observation) -> np.ndarray:
+        """The world surface point (metres) under ``target`` (a drag's start) in
+        ``observation``."""
         if observation.depth is None or observation.camera is None:
             raise GroundingError(
                 "point_target needs an observation with depth and camera; use an env or camera "
@@ -293,8 +315,12 @@ class MotorLayer:
             target.point, observation.depth, observation.camera, window=self.config.depth_window
         )
 
-    def set_target(self, actions: MotorAction | ActionChunk, observation: Observation) -> None:
-        """Plan ``actions`` (one or a chunk), grounding every image point in ``observation``.
+    def set_target(
+        self, actions: MotorAction | ActionChunk, observation: Observation,
+        ee_pos: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
+        """Plan ``actions`` (one or a chunk), grounding every image point in ``observation``;
+        ``ee_pos`` (the gripper's world position) lets a push skip what is already done.
 
         Replaces any previous plan. Raises :class:`GroundingError` when a point cannot be
         grounded, and :class:`ActionError` for an action that is not a motor action.
@@ -306,6 +332,10 @@ class MotorLayer:
                 phases.append(_Phase("ee_delta", i, delta=action))
             elif isinstance(action, PointTarget):
                 phases.extend(self._plan_point(action, self.ground(action, observation), i))
+            elif isinstance(action, Drag):
+                end = PointTarget(x=action.to_x, y=action.to_y)
+                start = self.ground(action, observation)
+                phases.extend(self._plan_push(start, self.ground(end, observation), i, ee_pos))
             else:
                 raise ActionError(
                     f"{action.type} is not a motor action; the motor layer takes ee_delta and "
@@ -335,6 +365,36 @@ class MotorLayer:
             _Phase("retreat", i, 1.0, goal=at + cfg.lift_height * _UP),
         ]
 
+    def _plan_push(
+        self, start: np.ndarray, end: np.ndarray, i: int, ee_pos: np.ndarray | None
+    ) -> list[_Phase]:
+        cfg = self.config
+        line = (end - start)[:2]
+        if float(np.linalg.norm(line)) < cfg.tolerance:
+            return []  # already there
+        u = np.array([*line / np.linalg.norm(line), 0.0])
+        z = start[2] + cfg.push_offset
+        begin = np.array([*(start - cfg.push_backoff * u)[:2], z])
+        push = _Phase("push", i, goal=np.array([*(end - cfg.push_backoff * u)[:2], z]),
+                      max_step=cfg.push_speed)  # fmt: skip
+        if ee_pos is not None:
+            rel = np.asarray(ee_pos, dtype=np.float64) - begin
+            along = float(rel @ u)
+            lateral = float(np.linalg.norm((rel - along * u)[:2]))
+            behind = -0.5 * cfg.push_backoff < along < 0.5 * cfg.push_backoff
+            if behind and lateral < 2 * cfg.tolerance and abs(rel[2]) < 2 * cfg.tolerance:
+                return [push]  # lined up behind the object: push on
+        rise = []
+        if ee_pos is not None and ee_pos[2] < begin[2] + cfg.hover_height - cfg.tolerance:
+            above = np.array([ee_pos[0], ee_pos[1], begin[2] + cfg.hover_height])
+            rise = [_Phase("rise", i, goal=above)]  # clear the object before crossing over it
+        return [
+            *rise,
+            _Phase("approach", i, goal=begin + cfg.hover_height * _UP),
+            _Phase("descend", i, goal=begin),
+            push,
+        ]
+
     def command(self, ee_pos: np.ndarray, gripper_opening: float | None = None) -> EEDelta:
         """The command for this simulator step, from the gripper's world position (metres) and
         its opening (distance between the fingers, metres; needed with ``min_grip_width``)."""
@@ -358,7 +418,7 @@ class MotorLayer:
                 error = ph.goal - pos
                 if np.linalg.norm(error) > cfg.tolerance:
                     self._action_steps += 1
-                    return self._move(error)
+                    return self._move(error, ph.max_step or cfg.max_step)
             elif self._phase_steps < ph.steps:
                 self._phase_steps += 1
                 self._action_steps += 1
@@ -372,12 +432,12 @@ class MotorLayer:
             self._advance()
         return EEDelta(gripper=self._grip)
 
-    def _move(self, error: np.ndarray) -> EEDelta:
+    def _move(self, error: np.ndarray, limit: float) -> EEDelta:
         cfg = self.config
         step = cfg.gain * error / cfg.metres_per_unit
         largest = float(np.abs(step).max())
-        if largest > cfg.max_step:
-            step *= cfg.max_step / largest
+        if largest > limit:
+            step *= limit / largest
         dx, dy, dz = (float(v) for v in step)
         return EEDelta(dx=dx, dy=dy, dz=dz, gripper=self._grip)
 

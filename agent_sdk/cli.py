@@ -146,7 +146,8 @@ def demo(
     height: Annotated[int | None, typer.Option(help="screen height (default: the env's)")] = None,
     suite: Annotated[str, typer.Option(help="suite name: ui, miniwob or robot")] = "ui",
     policy: Annotated[
-        str, typer.Option(help="vlm (the shipped model unless --model), oracle or random")
+        str,
+        typer.Option(help="vlm (the shipped model unless --model), oracle, point-oracle or random"),
     ] = "vlm",
     model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
     out: Annotated[
@@ -217,7 +218,9 @@ def eval_(
     env: Annotated[
         list[str] | None, typer.Option(help="env ids instead of a suite (repeat or a,b,c)")
     ] = None,
-    policy: Annotated[str, typer.Option(help="vlm, oracle or random")] = "vlm",
+    policy: Annotated[
+        str, typer.Option(help="vlm, oracle, point-oracle (robots: the expert's points) or random")
+    ] = "vlm",
     model: Annotated[Path | None, typer.Option(help=_MODEL_HELP)] = None,
     episodes: Annotated[int, typer.Option(min=1, help="episodes per env")] = 50,
     seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 0,

@@ -72,7 +72,7 @@ from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, RobotEnvironment, is_robot_e
 
 log = logging.getLogger(__name__)
 
-PolicyName = Literal["oracle", "random", "vlm"]
+PolicyName = Literal["oracle", "point-oracle", "random", "vlm"]
 POLICIES: tuple[str, ...] = get_args(PolicyName)
 DEFAULT_MAX_STEPS = 50  # the agent's budget in an env that has none of its own
 JPEG_QUALITY = 85  # trajectory screenshots
@@ -276,7 +276,9 @@ class EpisodeRunner:
     def _policy(self, env: gym.Env, seed: int) -> Policy:
         if self.vlm is not None:
             return VLMPolicy(self.vlm)
-        return OraclePolicy(env) if self.config.policy == "oracle" else RandomPolicy(seed)
+        if self.config.policy in ("oracle", "point-oracle"):
+            return OraclePolicy(env, points=self.config.policy == "point-oracle")
+        return RandomPolicy(seed)
 
     def _play(self, env: gym.Env, task: EpisodeTask, episode: _Episode) -> None:
         budget = self.config.max_steps or (env.spec and env.spec.max_episode_steps)

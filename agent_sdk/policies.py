@@ -242,18 +242,24 @@ class PlannerGrounderPolicy:
 
 
 class OraclePolicy:
-    """The environment's own expert (``env.unwrapped.oracle()``), for tests and upper bounds."""
+    """The environment's own expert (``env.unwrapped.oracle()``), for tests and upper bounds.
 
-    name = "oracle"
+    With ``points`` it answers as a VLM is taught to (``env.unwrapped.point_oracle()`` where
+    the env has one and it gives an answer: image points for a robot's motor layer), so an
+    evaluation measures what the motor layer makes of perfect points."""
 
-    def __init__(self, env: Any) -> None:
+    def __init__(self, env: Any, points: bool = False) -> None:
         self.env = env
+        self.points = points
+        self.name = "point-oracle" if points else "oracle"
 
     def reset(self, instruction: str) -> None:
         """The oracle reads the env's state; nothing to forget."""
 
     def act(self, observation: Observation, history: Sequence[StepRecord]) -> Decision:
-        return Decision(self.env.unwrapped.oracle())
+        point_oracle = getattr(self.env.unwrapped, "point_oracle", None) if self.points else None
+        answer = point_oracle() if point_oracle is not None else None
+        return Decision(answer or self.env.unwrapped.oracle())
 
 
 RANDOM_KEYS = ("enter", "tab", "escape", "backspace", "up", "down", "space")

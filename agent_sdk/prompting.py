@@ -36,7 +36,8 @@ ROBOT_FORMAT = (
     "Coordinates are integers 0-1000 of the camera image (x from the left, y from the top). "
     "Actions: point_target(x, y) moves the gripper to that point; point_target(x, y, "
     'gripper="close") picks up what is there; point_target(x, y, gripper="open") puts down '
-    "what is held there; ee_delta(dx, dy, dz, gripper) nudges the gripper; done(); "
+    "what is held there; drag(x1, y1, x2, y2) pushes what is at the first point along the "
+    "table to the second; ee_delta(dx, dy, dz, gripper) nudges the gripper; done(); "
     'fail("reason"). Several point_target actions, one per line, run in order.'
 )
 """The action syntax every robot step prompt states."""

@@ -2,9 +2,10 @@
 calls.
 
 One agent step is one policy call. An ``ee_delta`` (or ``wait``, ``done``, ``fail``) is one
-simulator step; a ``point_target`` (or a chunk of motor actions) is grounded once with the
-observation's depth and camera, then :class:`~actions.motor.MotorLayer` emits one ``ee_delta``
-per simulator step for up to ``perceive_every`` steps, after which the agent looks again. When
+simulator step; a ``point_target`` or a ``drag`` (a push), or a chunk of motor actions, is
+grounded once with the observation's depth and camera, then :class:`~actions.motor.MotorLayer`
+emits one ``ee_delta`` per simulator step for up to ``perceive_every`` steps, after which the
+agent looks again. When
 the policy repeats the action still in flight, the plan goes on instead of starting over, so a
 pick is not restarted every ``perceive_every`` steps.
 
@@ -23,7 +24,7 @@ import numpy as np
 
 from actions.errors import GroundingError
 from actions.motor import MotorConfig, MotorLayer
-from actions.schema import ActionBase, CameraInfo, EEDelta, Observation, PointTarget
+from actions.schema import ActionBase, CameraInfo, Drag, EEDelta, Observation, PointTarget
 from agent_sdk.environment import GymEnvironment
 from agent_sdk.errors import ConfigError
 from agent_sdk.records import StepResult
@@ -77,14 +78,14 @@ class RobotEnvironment(GymEnvironment):
         chunk = [action] if isinstance(action, ActionBase) else list(action)
         if not chunk:
             raise ConfigError("act() needs an action or a non-empty chunk")
-        if len(chunk) == 1 and not isinstance(chunk[0], (EEDelta, PointTarget)):
+        if len(chunk) == 1 and not isinstance(chunk[0], (EEDelta, PointTarget, Drag)):
             self.motor.clear()
             self._in_flight = ()
             return super().act(chunk[0])  # wait, done, fail: one step, as the env defines it
         key = tuple(a.to_text() for a in chunk)
         if key != self._in_flight or self.motor.done:
             try:
-                self.motor.set_target(chunk, self.observe())
+                self.motor.set_target(chunk, self.observe(), self._state()[:3])
             except GroundingError as err:
                 self._in_flight = ()
                 return StepResult(0.0, False, False, self._success(), error=str(err))

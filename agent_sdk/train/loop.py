@@ -225,8 +225,7 @@ class Trainer:
             "reduction"]) ** 2  # fmt: skip
         self.data = build_dataset(self._examples(images=True), self.tokenizer,
                                   self.model.config.image_token_id, image_size, tokens,
-                                  self.mean, self.std, ground=self._grounds(),
-                                  count=len(examples))  # fmt: skip
+                                  self.mean, self.std, ground=self._grounds())  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
         self.optimizer, self.scheduler = self._optimizer()

@@ -13,7 +13,7 @@ from gymnasium.error import ResetNeeded
 
 from actions.errors import CoordinateError, ParseError
 from actions.motor import project
-from actions.schema import ActionBase, CameraInfo, Done, EEDelta, Fail, PointTarget, Wait
+from actions.schema import ActionBase, CameraInfo, Done, Drag, EEDelta, Fail, PointTarget, Wait
 from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvCrashed, EnvError
 from envs.robot.camera import DEFAULT_CAMERA, CameraPose, SceneRenderer
@@ -29,6 +29,10 @@ STATE_LAYOUT: tuple[str, ...] = (
     "grip_width_v",  # opening velocity, m/s
 )  # fmt: skip
 """Names of the ``state`` vector's entries, in order."""
+BLOCK_HALF = 0.025
+"""Half the side of Fetch's block (metres): its top face is this far above its centre."""
+TARGET_RADIUS = 0.02
+"""The red target sphere's radius (metres)."""
 RESET_TRIES = 20
 """Draws of block and target per reset until they do not start within the success distance."""
 BOUND = 1e4
@@ -200,22 +204,28 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
             raise ResetNeeded("call reset() before asking the oracle")
         return EXPERTS[self.task.name](self.fetch_state())
 
-    def point_oracle(self) -> PointTarget | None:
-        """The expert's next goal as an image point, the answer a VLM gives through the motor
+    def point_oracle(self) -> PointTarget | Drag | None:
+        """The expert's next goal in image points, the answer a VLM gives through the motor
         layer: reach: the target; pick-and-place: the block (``gripper="close"``) until it is
-        held, then the target (``"open"``). ``None`` for push (no point form: it takes
-        ``ee_delta``) and when the point is outside the image."""
+        held, then the target (``"open"``); push: a ``drag`` from the top of the block to the top
+        of the target (straight above their centres; the motor layer pushes). ``None`` when a
+        point is outside the image."""
         if self._frame is None:
             raise ResetNeeded("call reset() before asking the oracle")
         state = self.fetch_state()
-        if self.task.name == "reach":
-            world, gripper = state.goal, "keep"
-        elif self.task.name == "pick-and-place":
-            world, gripper = (state.goal, "open") if holding(state) else (state.block, "close")
-        else:
-            return None
+        camera, size = CameraInfo(**self._camera), (self.width, self.height)
         try:
-            x, y = project(world, CameraInfo(**self._camera), (self.width, self.height))
+            if self.task.name == "push":
+                assert state.block is not None
+                up = np.array([0.0, 0.0, 1.0])
+                tops = (state.block + BLOCK_HALF * up, state.goal + TARGET_RADIUS * up)
+                (x, y), (to_x, to_y) = (project(p, camera, size) for p in tops)
+                return Drag(x=x, y=y, to_x=to_x, to_y=to_y)
+            if self.task.name == "reach":
+                world, gripper = state.goal, "keep"
+            else:
+                world, gripper = (state.goal, "open") if holding(state) else (state.block, "close")
+            x, y = project(world, camera, size)
         except CoordinateError:
             return None
         return PointTarget(x=x, y=y, gripper=gripper)

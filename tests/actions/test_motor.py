@@ -23,7 +23,7 @@ from actions.motor import (
     project,
 )
 from actions.parse import parse_action
-from actions.schema import CameraInfo, Click, EEDelta, Observation, PointTarget, Wait
+from actions.schema import CameraInfo, Click, Drag, EEDelta, Observation, PointTarget, Wait
 
 W, H = 64, 48
 
@@ -161,13 +161,14 @@ def test_project_refuses_points_behind_or_outside() -> None:
 
 CAM_HEIGHT = 1.0
 BLOCK = 0.05  # edge of a cube on the table (z = 0)
+CONTACT = 0.035  # the gripper's centre to the cube's centre when it pushes the cube
 DOWN = np.array([[1.0, 0, 0, 0], [0, -1.0, 0, 0], [0, 0, -1.0, CAM_HEIGHT], [0, 0, 0, 1]])
 
 
 class Scene:
     """A straight-down camera over a table at z = 0 with an optional cube, and a point-mass
     gripper that moves ``metres_per_unit * command`` per step (with noise) and carries the cube
-    when it closes around it."""
+    when it closes around it, and pushes it along the table when it meets its side low."""
 
     def __init__(self, block_xy=None, *, noise: float = 0.0, seed: int = 0, size=(96, 96)) -> None:
         self.size = size
@@ -176,6 +177,7 @@ class Scene:
         self.ee = np.array([0.0, 0.0, 0.3])
         self.opening = 0.08  # between the fingers, metres
         self.held = False
+        self.pushing = False
         self.rng = np.random.default_rng(seed)
         self.noise = noise
         self.log: list[tuple[str | None, EEDelta, np.ndarray]] = []
@@ -209,6 +211,10 @@ class Scene:
         return limit
 
     def step(self, cmd: EEDelta, scale: float) -> None:
+        before = self.ee.copy()
+        outside = self.block is not None and (
+            float(np.linalg.norm(self.block[:2] - before[:2])) >= CONTACT
+        )
         move = scale * np.array([cmd.dx, cmd.dy, cmd.dz])
         move = move * (1 + self.rng.normal(0, self.noise, 3)) + self.rng.normal(
             0, self.noise / 50, 3
@@ -225,6 +231,15 @@ class Scene:
             self.block[2] = BLOCK / 2  # it drops onto the table
         if self.held:
             self.block = self.ee.copy()
+        elif self.block is not None and self.ee[2] < BLOCK:
+            way = (self.ee - before)[:2]  # a flat face pushes the cube the way it moves
+            length = float(np.linalg.norm(way))
+            ahead = float((self.block[:2] - self.ee[:2]) @ way) / max(length, 1e-12)
+            if length > 1e-9 and 0 <= ahead < CONTACT and (self.pushing or outside):
+                self.block[:2] += (CONTACT - ahead) * way / length  # met its side: pushed on
+                self.pushing = True
+        else:
+            self.pushing = False
 
 
 @given(
@@ -332,6 +347,49 @@ def test_set_target_again_replans() -> None:
     assert layer.done and layer.status == "idle" and layer.goal is None
 
 
+def push_drag(scene: Scene, to_xy: tuple[float, float]) -> Drag:
+    """A drag from the top of the scene's cube to a point of the table."""
+    x, y = project(scene.block + np.array([0, 0, BLOCK / 2]), scene.cam, scene.size)
+    to_x, to_y = project(np.array([*to_xy, 0.0]), scene.cam, scene.size)
+    return Drag(x=x, y=y, to_x=to_x, to_y=to_y)
+
+
+def test_drag_pushes_the_object_along_the_table() -> None:
+    scene = Scene(block_xy=(-0.1, 0.05))
+    scene.ee = np.array([0.1, 0.12, 0.2])
+    config = MotorConfig()
+    layer = MotorLayer(config)
+    drag = push_drag(scene, (0.12, -0.08))
+    layer.set_target(drag, scene.observation(), scene.ee)
+    u = np.array([0.22, -0.13]) / np.linalg.norm([0.22, -0.13])
+    begin = np.array([*(np.array([-0.1, 0.05]) - config.push_backoff * u), BLOCK / 2])
+    np.testing.assert_allclose(layer.goal, begin + np.array([0, 0, config.hover_height]), atol=3e-3)
+    scene.run(layer)
+    assert layer.status == "done"
+    phases = [p for p, _, _ in scene.log]
+    assert list(dict.fromkeys(phases)) == ["approach", "descend", "push", None]  # None: done
+    before = [ee for p, _, ee in scene.log if p != "push"]
+    assert all(np.linalg.norm(ee[:2] - [-0.1, 0.05]) > CONTACT or ee[2] > BLOCK for ee in before)
+    pushes = [c for p, c, _ in scene.log if p == "push"]
+    assert max(max(abs(c.dx), abs(c.dy), abs(c.dz)) for c in pushes) <= config.push_speed + 1e-9
+    # the cube stops short of the end by the backoff less the contact distance
+    short = config.push_backoff - CONTACT
+    assert np.linalg.norm(scene.block[:2] - ([0.12, -0.08] - short * u)) < 0.01
+    # looked at again, the push is lined up behind the cube: it goes straight on
+    layer.set_target(push_drag(scene, (0.14, -0.09)), scene.observation(), scene.ee)
+    assert layer.phase == "push"
+    # without the gripper's position, or from low beside the cube, the push starts over
+    layer.set_target(push_drag(scene, (0.14, -0.09)), scene.observation())
+    assert layer.phase == "approach"
+    beside = scene.block + np.array([0.0, 0.06, -BLOCK / 4])
+    layer.set_target(push_drag(scene, (0.14, -0.09)), scene.observation(), beside)
+    assert layer.phase == "rise"
+    np.testing.assert_allclose(layer.goal[:2], beside[:2])
+    # a drag that ends where it starts is nothing to do
+    layer.set_target(push_drag(scene, tuple(scene.block[:2])), scene.observation(), scene.ee)
+    assert layer.done and layer.status == "idle"
+
+
 def test_ee_delta_passes_through_clipped() -> None:
     layer = MotorLayer(MotorConfig(max_step=0.5))
     obs = Observation(image=np.zeros((4, 4, 3), np.uint8), instruction="")
@@ -393,6 +451,7 @@ def test_parse_chunk() -> None:
     assert parse_chunk("```\nee_delta(0.5, 0, 0, 1)\n```") == [EEDelta(dx=0.5, gripper=1.0)]
     listed = '[{"type": "ee_delta", "dz": -1}, {"type": "point_target", "x": 0.1, "y": 0.2}]'
     assert parse_chunk(listed) == [EEDelta(dz=-1.0), PointTarget(x=0.1, y=0.2)]
+    assert parse_chunk("drag(100, 200, 300, 400)") == [Drag(x=0.1, y=0.2, to_x=0.3, to_y=0.4)]
     with pytest.raises(ParseError, match="not a motor action"):
         parse_chunk("point_target(1, 2)\nclick(3, 4)")
     with pytest.raises(ParseError, match="at most 2"):

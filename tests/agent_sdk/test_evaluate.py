@@ -86,7 +86,7 @@ def test_configs_check_their_values_and_name_them() -> None:
         EvalConfig(env_ids=QUICK, policy="oracle", model="somewhere")
     with pytest.raises(ConfigError, match="episodes must be >= 1, got 0"):
         EvalConfig(env_ids=QUICK, episodes=0)
-    with pytest.raises(ConfigError, match="policy must be one of oracle, random, vlm"):
+    with pytest.raises(ConfigError, match="policy must be one of oracle, point-oracle, random, vlm"):
         EvalConfig(env_ids=QUICK, policy="smart")  # type: ignore[arg-type]
     assert resolve_env_ids(None) == SUITES["ui"] == resolve_env_ids("ui")
     assert resolve_env_ids(None, ["a,b", "c"]) == ("a", "b", "c")

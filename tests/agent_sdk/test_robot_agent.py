@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import envs  # noqa: F401  (registers the robot ids)
 from actions.coords import ScreenFrame
 from actions.motor import project
-from actions.schema import ActionBase, CameraInfo, Click, EEDelta, Observation, PointTarget
+from actions.schema import ActionBase, CameraInfo, Click, Drag, EEDelta, Observation, PointTarget
 from agent_sdk.agent import Agent
 from agent_sdk.cli import app
 from agent_sdk.environment import GymEnvironment, as_environment
@@ -146,6 +146,18 @@ def test_oracle_history_records_motor_steps(reach: gym.Env) -> None:
     )
 
 
+def test_the_point_oracle_pushes_through_the_motor_layer() -> None:
+    push = gym.make("agent_sdk/robot-push-v0", width=SIZE, height=SIZE)
+    policy = OraclePolicy(push, points=True)
+    results = []
+    for seed in (0, 1, 2):
+        trajectory = Agent(policy, max_steps=30).run_episode(push, seed)
+        assert all(isinstance(s.action, Drag) for s in trajectory.steps)
+        results.append(trajectory.success)
+    push.close()
+    assert sum(results) >= 2, results  # 27 / 30 at 320 px: `agent-sdk eval --policy point-oracle`
+
+
 def test_cli_evaluates_the_robot_suite_with_the_oracle(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
     args = ["eval", "--suite", "robot", "--policy", "oracle", "--episodes", "2", "--out", str(out),
@@ -158,7 +170,7 @@ def test_cli_evaluates_the_robot_suite_with_the_oracle(tmp_path) -> None:  # typ
     assert (out / "report.html").exists()
 
 
-def test_collect_answers_robots_with_point_targets_where_the_task_has_them(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_collect_answers_robots_with_image_points(tmp_path) -> None:  # type: ignore[no-untyped-def]
     from actions.motor import parse_chunk
     from actions.parse import parse_action
     from agent_sdk.collect import CollectConfig, collect, read_examples
@@ -171,9 +183,10 @@ def test_collect_answers_robots_with_point_targets_where_the_task_has_them(tmp_p
     push = [ex for ex in examples if ex.env_id == ids[1]]
     assert reach and push and all(ex.robot for ex in examples)
     assert all(isinstance(parse_action(ex.target), PointTarget) for ex in reach)
-    assert all(isinstance(parse_chunk(ex.target)[0], EEDelta) for ex in push)  # no point form
+    assert all(isinstance(parse_chunk(ex.target)[0], Drag) for ex in push)  # pushed by drags
     assert all(h.startswith("point_target(") for ex in reach for h in ex.history)
-    deltas = CollectConfig(env_ids=ids[:1], episodes=1, env_kwargs=kwargs, robot_points=False)
+    assert all(h.startswith("drag(") for ex in push for h in ex.history)
+    deltas = CollectConfig(env_ids=ids, episodes=1, env_kwargs=kwargs, robot_points=False)
     collect(deltas, tmp_path / "deltas")
     assert all(isinstance(parse_action(ex.target), EEDelta)
                for ex in read_examples(tmp_path / "deltas"))  # fmt: skip

@@ -39,6 +39,7 @@ from agent_sdk.train import (
 )
 from agent_sdk.train.model import has_number_tokens
 from perception import load_vlm
+from perception.preprocess import preprocess
 from perception.prompts import chat_prompt
 
 ENVS = ("agent_sdk/ui-click-button-v0", "agent_sdk/ui-enter-text-v0")  # `demos` collects these
@@ -202,7 +203,7 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
         assert not batch["labels"][row][~batch["mask"][row]].any()  # padding never learnt
 
 
-def test_streamed_dataset_equals_the_listed_one(data: Path, tmp_path: Path) -> None:
+def test_dataset_packs_the_preprocessed_images_losslessly(data: Path, tmp_path: Path) -> None:
     from agent_sdk.train import build_dataset
 
     texts = list(read_examples(data, images=False))
@@ -210,14 +211,18 @@ def test_streamed_dataset_equals_the_listed_one(data: Path, tmp_path: Path) -> N
     assert [ex.image.shape for ex in texts] == [(0, 0, 3)] * len(examples)
     assert [ex.prompt for ex in texts] == [ex.prompt for ex in examples]
     tok = Trainer(_config(data), tmp_path).tokenizer
-    args = (tok, 999, 64, 1)
-    listed = build_dataset(examples, *args, ground=True)
-    streamed = build_dataset(iter(examples), *args, ground=True, count=len(examples) + 3)
-    assert torch.equal(listed.pixels, streamed.pixels) and len(streamed) == len(examples)
-    assert all(torch.equal(a, b) for a, b in zip(listed.ids, streamed.ids, strict=True))
-    assert (listed.answers, listed.sizes) == (streamed.answers, streamed.sizes)
-    with pytest.raises(ValueError, match="count"):
-        build_dataset(iter(examples), *args, count=len(examples) - 1)
+    ds = build_dataset(iter(examples), tok, 999, 64, 1, ground=True)  # a stream
+    raw = preprocess([ex.image for ex in examples], 64, (0.0,) * 3, (1.0,) * 3)
+    expected = torch.from_numpy(np.rint(raw * 255).astype(np.uint8))
+    assert len(ds) == len(examples) and ds.pixels.shape == expected.shape
+    assert torch.equal(ds.pixels[:], expected)
+    assert torch.equal(ds.pixels[[2, 0]], expected[[2, 0]])
+    assert torch.equal(ds.pixels[1], expected[1]) and ds.pixels[3:3].shape == (0, 3, 64, 64)
+    assert ds.pixels.nbytes < expected.numel() / 2  # packed
+    ds.pixels[0] = expected[1]
+    assert torch.equal(ds.pixels[0], expected[1])
+    with pytest.raises(ValueError, match="3 x 64 x 64 uint8"):
+        ds.pixels[0] = expected[1].float()
 
 
 def test_target_cell_is_the_image_token_under_the_first_point() -> None:

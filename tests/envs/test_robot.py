@@ -14,7 +14,7 @@ from needs import mujoco_missing, need
 
 import envs
 from actions.motor import back_project, project
-from actions.schema import Click, Done, EEDelta, Fail, Observation, PointTarget, Wait
+from actions.schema import Click, Done, Drag, EEDelta, Fail, Observation, PointTarget, Wait
 from envs import ROBOT_SUITE
 from envs.errors import EnvCrashed, EnvError, UnknownTaskError
 from envs.robot import gl
@@ -140,7 +140,15 @@ def test_point_oracle_points_at_the_goal_of_each_stage() -> None:
     )
     push = make("push")
     push.reset(seed=0)
-    assert push.point_oracle() is None  # push has no point form
+    drag = push.point_oracle()  # from the top of the block to the top of the target
+    assert isinstance(drag, Drag)
+    state = push.fetch_state()
+    assert (drag.x, drag.y) == pytest.approx(
+        project(state.block + np.array([0, 0, 0.025]), camera, (SIZE,) * 2)
+    )
+    assert (drag.to_x, drag.to_y) == pytest.approx(
+        project(state.goal + np.array([0, 0, TARGET_RADIUS]), camera, (SIZE,) * 2)
+    )
     pick = make("pick-and-place")
     pick.reset(seed=0)
     grippers = []
