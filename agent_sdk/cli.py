@@ -463,6 +463,10 @@ def collect(
     env_arg: Annotated[
         list[str] | None, typer.Option(help="KEY=VALUE passed to gym.make (repeat)")
     ] = None,
+    max_steps: Annotated[
+        int | None,
+        typer.Option(min=1, help="steps per episode (default: the env's budget)"),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a data set in --out")] = False,
 ) -> None:
     """Roll out the oracle experts and write training examples (image, prompt, action)."""
@@ -475,7 +479,7 @@ def collect(
         config = CollectConfig(
             env_ids=resolve_env_ids(suite, env or ()), episodes=episodes, seed=seed,
             noise=noise, sizes=tuple(_size(s) for s in size or ()), robot_points=robot_points,
-            env_kwargs=_env_kwargs(env_arg or ()),
+            env_kwargs=_env_kwargs(env_arg or ()), max_steps=max_steps,
         )  # fmt: skip
         bar = Progress(
             TextColumn("collect"), BarColumn(), MofNCompleteColumn(),

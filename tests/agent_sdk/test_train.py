@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,23 @@ def test_collect_skips_an_episode_its_oracle_cannot_play(
     assert manifest["per_env"][ENVS[0]]["episodes"] == 3
     assert manifest["per_env"][ENVS[0]]["successes"] == 2
     assert {ex.seed for ex in read_examples(tmp_path / "d")} == {100000, 100002}
+
+
+def test_cli_collect_keeps_the_first_max_steps_of_each_episode(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from agent_sdk.cli import app
+
+    args = ["collect", "--env", "agent_sdk/ui-enter-text-v0", "--episodes", "3", "--max-steps",
+            "2", "--out", str(tmp_path / "d")]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((tmp_path / "d" / "manifest.json").read_text())
+    assert manifest["config"]["max_steps"] == 2
+    examples = list(read_examples(tmp_path / "d", images=False))
+    per_episode = Counter(ex.seed for ex in examples)
+    assert len(per_episode) == 3 and max(per_episode.values()) == 2
+    assert max(ex.step for ex in examples) == 1
 
 
 def test_collect_refuses_to_overwrite(data: Path) -> None:
