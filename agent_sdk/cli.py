@@ -42,7 +42,7 @@ from rich.progress import (
 from rich.table import Table
 
 from agent_sdk.errors import SDK_ERRORS, ConfigError
-from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY
+from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, DEFAULT_REPLAN_DISTANCE
 
 if TYPE_CHECKING:
     from agent_sdk.evaluate import EpisodeRecord, EvalConfig, TaskSummary
@@ -241,6 +241,15 @@ def eval_(
     perceive_every: Annotated[
         int, typer.Option(min=1, help="robot envs: simulator steps per policy call")
     ] = DEFAULT_PERCEIVE_EVERY,
+    replan_distance: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="robot envs: an answer this near the plan in flight "
+            "(fraction of the image) continues it",
+        ),
+    ] = DEFAULT_REPLAN_DISTANCE,
 ) -> None:
     """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report.
 
@@ -255,7 +264,7 @@ def eval_(
             model=_model_for(policy, model), episodes=episodes, seed=seed,
             max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
             save_trajectories=save_trajectories, suite=None if env else suite or "ui",
-            perceive_every=perceive_every,
+            perceive_every=perceive_every, replan_distance=replan_distance,
         )  # fmt: skip
         _run_eval(config, out, console, workers, ray, resume)
         run = load_run(out)

@@ -68,7 +68,12 @@ from agent_sdk.errors import AgentError, ConfigError
 from agent_sdk.events import EndEvent, ObservationEvent, StepEvent
 from agent_sdk.policies import OraclePolicy, Policy, RandomPolicy, VLMPolicy
 from agent_sdk.records import StepRecord
-from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, RobotEnvironment, is_robot_env
+from agent_sdk.robot import (
+    DEFAULT_PERCEIVE_EVERY,
+    DEFAULT_REPLAN_DISTANCE,
+    RobotEnvironment,
+    is_robot_env,
+)
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +98,7 @@ class EvalConfig:
     save_trajectories: int = 3  # per env, the first K episodes keep their steps and screenshots
     suite: str | None = None  # the suite's name, for titles
     perceive_every: int = DEFAULT_PERCEIVE_EVERY  # robot envs: simulator steps per policy call
+    replan_distance: float = DEFAULT_REPLAN_DISTANCE  # robot envs: `RobotEnvironment`'s
     model_hash: str | None = field(default=None, init=False)  # content hash of ``model``
 
     def __post_init__(self) -> None:
@@ -113,6 +119,8 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ConfigError(f"{name} must be >= {low}, got {value}")
+        if not 0.0 <= self.replan_distance <= 1.0:
+            raise ConfigError(f"replan_distance must lie in [0, 1], got {self.replan_distance}")
         try:
             json.dumps(self.env_kwargs)
         except TypeError as err:
@@ -126,7 +134,8 @@ class EvalConfig:
         """What decides an episode's outcome; hashed into :attr:`config_hash`."""
         return {"env_ids": list(self.env_ids), "env_kwargs": dict(self.env_kwargs),
                 "policy": self.policy, "model_hash": self.model_hash,
-                "max_steps": self.max_steps, "perceive_every": self.perceive_every}  # fmt: skip
+                "max_steps": self.max_steps, "perceive_every": self.perceive_every,
+                "replan_distance": self.replan_distance}  # fmt: skip
 
     @property
     def config_hash(self) -> str:
@@ -289,7 +298,11 @@ class EpisodeRunner:
         agent.policy, agent.max_steps = policy, budget or DEFAULT_MAX_STEPS
         agent.keep_images = task.keep_trajectory
         environment = (
-            RobotEnvironment(env, perceive_every=self.config.perceive_every)
+            RobotEnvironment(
+                env,
+                perceive_every=self.config.perceive_every,
+                replan_distance=self.config.replan_distance,
+            )
             if is_robot_env(env)
             else GymEnvironment(env)
         )

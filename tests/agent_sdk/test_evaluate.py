@@ -86,8 +86,10 @@ def test_configs_check_their_values_and_name_them() -> None:
         EvalConfig(env_ids=QUICK, policy="oracle", model="somewhere")
     with pytest.raises(ConfigError, match="episodes must be >= 1, got 0"):
         EvalConfig(env_ids=QUICK, episodes=0)
-    with pytest.raises(ConfigError, match="policy must be one of oracle, point-oracle, random, vlm"):
+    with pytest.raises(ConfigError, match="one of oracle, point-oracle, random, vlm, got 'sm"):
         EvalConfig(env_ids=QUICK, policy="smart")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=r"replan_distance must lie in \[0, 1\], got 2"):
+        EvalConfig(env_ids=QUICK, replan_distance=2.0)
     assert resolve_env_ids(None) == SUITES["ui"] == resolve_env_ids("ui")
     assert resolve_env_ids(None, ["a,b", "c"]) == ("a", "b", "c")
     with pytest.raises(ConfigError, match="not both"):

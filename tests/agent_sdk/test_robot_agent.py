@@ -16,7 +16,7 @@ from actions.schema import ActionBase, CameraInfo, Click, Drag, EEDelta, Observa
 from agent_sdk.agent import Agent
 from agent_sdk.cli import app
 from agent_sdk.environment import GymEnvironment, as_environment
-from agent_sdk.errors import AgentError
+from agent_sdk.errors import AgentError, ConfigError
 from agent_sdk.policies import OraclePolicy, VLMPolicy
 from agent_sdk.prompting import ROBOT_FORMAT
 from agent_sdk.records import StepRecord
@@ -84,6 +84,28 @@ def test_point_target_runs_at_most_perceive_every_sim_steps_and_reaches(reach: g
     assert all(r.info["sim_steps"] == 1 for r in results)
     assert results[-1].success and 1 < len(results) < 20
     assert reach.unwrapped.steps == len(results)
+
+
+def test_a_near_answer_continues_the_plan_in_flight_a_far_one_replans(reach: gym.Env) -> None:
+    environment = RobotEnvironment(reach, perceive_every=1, replan_distance=0.05)
+    environment.reset(seed=3)
+    pick = PointTarget(x=0.5, y=0.6, gripper="close")
+    environment.act(pick)
+    assert environment.motor.phase == "approach"
+    goal = environment.motor.goal.copy()
+    environment.act(pick.model_copy(update={"x": 0.53}))  # 0.03 away: the same plan goes on
+    np.testing.assert_array_equal(environment.motor.goal, goal)
+    environment.act(pick.model_copy(update={"gripper": "keep"}))  # another action: re-planned
+    assert environment.motor.phase == "move"
+    environment.act(PointTarget(x=0.6, y=0.6))  # 0.1 away: re-planned there
+    assert not np.allclose(environment.motor.goal, goal)
+    exact = RobotEnvironment(reach, perceive_every=1, replan_distance=0.0)
+    exact.reset(seed=3)
+    exact.act(pick)
+    exact.act(pick.model_copy(update={"x": 0.53}))
+    assert not np.allclose(exact.motor.goal, goal)  # only the very same text goes on
+    with pytest.raises(ConfigError, match="replan_distance"):
+        RobotEnvironment(reach, replan_distance=-0.1)
 
 
 def test_vlm_policy_drives_a_robot_with_point_targets(reach: gym.Env) -> None:
