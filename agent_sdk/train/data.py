@@ -119,6 +119,13 @@ def encode_example(
 
 _CHUNK = 64  # images preprocessed at once (float64 copies: about 0.2 GB at 320 px)
 _FIRST_POINT = re.compile(r"^\s*[a-z_]+\(\s*(\d+)\s*,\s*(\d+)")
+_DRAG_END = re.compile(r"^\s*drag\(\s*\d+\s*,\s*\d+\s*,\s*(\d+)\s*,\s*(\d+)")
+
+
+def _in_model_image(x: str, y: str, width: int, height: int) -> tuple[float, float]:
+    side = max(width, height)
+    return ((int(x) / 1000 * width + (side - width) / 2) / side,
+            (int(y) / 1000 * height + (side - height) / 2) / side)  # fmt: skip
 
 
 def first_point(answer: str, width: int, height: int) -> tuple[float, float] | None:
@@ -126,11 +133,13 @@ def first_point(answer: str, width: int, height: int) -> tuple[float, float] | N
     padded, square model image, as fractions of its side; ``None`` when the answer starts with
     no point (typing, keys, ``done()``)."""
     match = _FIRST_POINT.match(answer)
-    if match is None:
-        return None
-    side = max(width, height)
-    return ((int(match[1]) / 1000 * width + (side - width) / 2) / side,
-            (int(match[2]) / 1000 * height + (side - height) / 2) / side)  # fmt: skip
+    return None if match is None else _in_model_image(match[1], match[2], width, height)
+
+
+def drag_end(answer: str, width: int, height: int) -> tuple[float, float] | None:
+    """The end point of an answer that starts with a drag (as `first_point`), else ``None``."""
+    match = _DRAG_END.match(answer)
+    return None if match is None else _in_model_image(match[1], match[2], width, height)
 
 
 GROUND_INSTRUCTION = "Click the one element left on the screen."
@@ -256,13 +265,16 @@ class Spotlight:
     A ``max_half`` above `CENTRED_HALF` makes a ladder from there to the full screen: a box with
     a larger half-side keeps some of the target's neighbours and is placed at random with the
     target at least ``min_half`` inside it (centred, its middle would give the answer away), so
-    the instruction must say which of the few objects left is meant. ``rng`` decides everything
-    (seed it per step for exact resumes)."""
+    the instruction must say which of the few objects left is meant. A drag's end point keeps a
+    box too (centred, ``min_half`` to `CENTRED_HALF`), unless ``drag_end`` is off: its answer
+    names that point, which must stay in sight. ``rng`` decides everything (seed it per step
+    for exact resumes)."""
 
     prob: float
     rng: np.random.Generator
     min_half: int = 10
     max_half: int = 32
+    drag_end: bool = True
 
     def __call__(self, data: Dataset, i: int) -> torch.Tensor | None:
         """Example ``i``'s spotlit pixels, or ``None`` (left as it is)."""
@@ -286,6 +298,13 @@ class Spotlight:
         lit = image.clone()
         lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
         lit[:, y0 : cy + half, x0 : cx + half] = image[:, y0 : cy + half, x0 : cx + half]
+        end = drag_end(data.answers[i], width, height) if self.drag_end else None
+        if end is not None:
+            ex, ey = (int(v * size) for v in end)
+            half = min(half, CENTRED_HALF)
+            box = (slice(None), slice(max(ey - half, 0), ey + half),
+                   slice(max(ex - half, 0), ex + half))  # fmt: skip
+            lit[box] = image[box]
         return lit
 
 
@@ -308,7 +327,7 @@ class Grounding:
         """Example ``i`` as a grounding example (ids, prompt length, pixels), or ``None``."""
         if not data.ground_ids or data.ground_ids[i] is None or self.rng.random() >= self.prob:
             return None
-        lit = Spotlight(1.0, self.rng)(data, i)
+        lit = Spotlight(1.0, self.rng, drag_end=False)(data, i)
         assert lit is not None  # the example has a point
         return data.ground_ids[i], data.ground_prompt_len, lit
 

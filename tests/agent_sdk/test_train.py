@@ -300,6 +300,24 @@ def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path
     assert pointing() < 0.3 * before
 
 
+def test_spotlight_keeps_a_drags_end_in_sight(data: Path, tmp_path: Path) -> None:
+    from agent_sdk.train import build_dataset
+
+    image = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    drag = Example(image, "Push the block onto the target", (), "drag(200, 300, 750, 700)")
+    tok = Trainer(_config(data), tmp_path).tokenizer
+    ds = build_dataset([drag], tok, 999, 64, 1)
+    pixels = ds.pixels[0]
+    start = (slice(None), slice(19 - 6, 19 + 6), slice(12 - 6, 12 + 6))  # (12.8, 19.2) px
+    end = (slice(None), slice(44 - 6, 44 + 6), slice(48 - 6, 48 + 6))  # (48, 44.8) px
+    lit = Spotlight(1.0, np.random.default_rng(1), 6, 6)(ds, 0)
+    assert torch.equal(lit[start], pixels[start]) and torch.equal(lit[end], pixels[end])
+    kept = (lit == pixels).all(0)
+    assert kept.sum() <= 2 * 12 * 12 + 64  # the two boxes (and a few pixels the flat colour)
+    blind = Spotlight(1.0, np.random.default_rng(1), 6, 6, drag_end=False)(ds, 0)
+    assert torch.equal(blind[start], pixels[start]) and not torch.equal(blind[end], pixels[end])
+
+
 def test_spotlight_keeps_only_the_target_and_the_padding(data: Path, tmp_path: Path) -> None:
     trainer = Trainer(_config(data), tmp_path)
     ds = trainer.data
