@@ -168,9 +168,8 @@ _UP = np.array([0.0, 0.0, 1.0])
 
 def parse_chunk(text: str, *, max_actions: int = 8) -> list[MotorAction]:
     """Model text holding one motor action per line (``point_target(...)``, ``ee_delta(...)``,
-    ``drag(...)``)
-    or a JSON list of action objects, as a chunk. Raises :class:`ParseError` saying which line
-    is wrong, and for a non-motor action or more than ``max_actions``."""
+    ``drag(...)``) or a JSON list of action objects, as a chunk. Raises :class:`ParseError`
+    saying which line is wrong, and for a non-motor action or more than ``max_actions``."""
     body = text.strip()
     if body.startswith("["):
         try:
@@ -268,8 +267,8 @@ class MotorLayer:
     straight on at ``push_speed`` until ``push_backoff`` short of the end point; a push
     re-planned with the gripper already lined up behind the object goes straight on. The
     gripper command persists: after a pick every command keeps squeezing (-1) until a place
-    opens it (+1). Calling ``set_target`` again (after new
-    perception) re-plans from wherever the gripper is; :meth:`clear` stops. :attr:`status` ends
+    opens it (+1). Calling ``set_target`` again (after new perception) re-plans from wherever
+    the gripper is; :meth:`clear` stops. :attr:`status` ends
     ``"done"``, ``"timeout"`` (an action took over ``max_steps``) or ``"missed"`` (the fingers
     closed to under ``min_grip_width``: nothing grasped). When nothing is left, ``command``
     holds still.
@@ -308,7 +307,7 @@ class MotorLayer:
         ``observation``."""
         if observation.depth is None or observation.camera is None:
             raise GroundingError(
-                "point_target needs an observation with depth and camera; use an env or camera "
+                "image points need an observation with depth and camera; use an env or camera "
                 "that provides them, or send ee_delta actions"
             )
         return back_project(

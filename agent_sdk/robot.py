@@ -5,10 +5,9 @@ One agent step is one policy call. An ``ee_delta`` (or ``wait``, ``done``, ``fai
 simulator step; a ``point_target`` or a ``drag`` (a push), or a chunk of motor actions, is
 grounded once with the observation's depth and camera, then :class:`~actions.motor.MotorLayer`
 emits one ``ee_delta`` per simulator step for up to ``perceive_every`` steps, after which the
-agent looks again. When
-the policy repeats the action still in flight (the same actions, their points within
-``replan_distance``), the plan goes on instead of starting over, so a pick or a push is not
-restarted every ``perceive_every`` steps.
+agent looks again. When the policy repeats the action still in flight (the same actions, their
+points within ``replan_distance``), the plan goes on instead of starting over, so a pick or a
+push is not restarted every ``perceive_every`` steps.
 
 Works with any Gymnasium env whose observation holds ``image``, ``instruction``, ``depth``,
 ``camera`` (``intrinsics``, ``extrinsics``) and ``state`` starting with the gripper's world

@@ -259,9 +259,9 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
             move = np.zeros(4, np.float32)
         elif isinstance(act, (Done, Fail)):
             return None
-        elif act.type == "point_target":
+        elif act.type in ("point_target", "drag"):
             return (
-                "point_target needs depth and the camera: turn it into ee_delta with "
+                f"{act.type} needs depth and the camera: turn it into ee_delta with "
                 "actions.motor first (a robot env takes ee_delta, wait, done and fail)"
             )
         else:

@@ -198,6 +198,7 @@ def test_invalid_actions_are_noop_steps_with_a_clear_error() -> None:
     cases = {
         Click(x=0.5, y=0.5): "GUI action",
         PointTarget(x=0.5, y=0.5): "actions.motor",
+        Drag(x=0.5, y=0.5, to_x=0.6, to_y=0.5): "drag needs depth",
         "grab the thing": "",
         '{"type": "ee_delta", "dx": 3}': "",
     }
