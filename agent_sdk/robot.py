@@ -112,17 +112,12 @@ class RobotEnvironment(GymEnvironment):
     def _continues(self, chunk: Sequence[ActionBase]) -> bool:
         """Whether ``chunk`` is the plan in flight again: the same actions, each point within
         ``replan_distance`` of its counterpart."""
-        if len(chunk) != len(self._in_flight):
-            return False
-        for new, old in zip(chunk, self._in_flight, strict=True):
-            if new.to_text() == old.to_text():
-                continue
-            if isinstance(new, EEDelta) or _without_points(new) != _without_points(old):
-                return False
-            for p, q in zip(action_points(new), action_points(old), strict=True):
-                if math.dist(p, q) > self.replan_distance:
-                    return False
-        return True
+        return len(chunk) == len(self._in_flight) and all(
+            _without_points(new) == _without_points(old)
+            and all(math.dist(p, q) <= self.replan_distance
+                    for p, q in zip(action_points(new), action_points(old), strict=True))
+            for new, old in zip(chunk, self._in_flight, strict=True)
+        )  # fmt: skip
 
     def _run_motor(self) -> StepResult:
         reward, result, steps = 0.0, None, 0

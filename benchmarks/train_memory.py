@@ -7,7 +7,7 @@ in a fresh process, builds ``agent_sdk.train.Trainer`` (reads the examples, trai
 tokenizer, preprocesses every image and keeps it PNG-packed: ``PackedImages``) and runs
 ``--steps`` steps at batch 16, and reports the peak resident memory (VmHWM, Linux) after
 imports, after building and after the steps, beside the size of the packed images. Goal: peak
-<= 8 GB for the data sets the shipped model trains on (the images take under 10 KB an example
+<= 8 GB for the data sets the shipped model trains on (the images take about 16 KB an example
 at 320 px, against 0.3 MB unpacked).
 Writes ``benchmarks/out/train_memory.json``.
 """

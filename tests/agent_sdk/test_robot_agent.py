@@ -97,8 +97,11 @@ def test_a_near_answer_continues_the_plan_in_flight_a_far_one_replans(reach: gym
     np.testing.assert_array_equal(environment.motor.goal, goal)
     environment.act(pick.model_copy(update={"gripper": "keep"}))  # another action: re-planned
     assert environment.motor.phase == "move"
+    move = environment.motor.goal.copy()
+    environment.act(PointTarget(x=0.52, y=0.6))  # 0.02 away: the move goes on
+    np.testing.assert_array_equal(environment.motor.goal, move)
     environment.act(PointTarget(x=0.6, y=0.6))  # 0.1 away: re-planned there
-    assert not np.allclose(environment.motor.goal, goal)
+    assert environment.motor.phase == "move" and not np.allclose(environment.motor.goal, move)
     exact = RobotEnvironment(reach, perceive_every=1, replan_distance=0.0)
     exact.reset(seed=3)
     exact.act(pick)

@@ -236,6 +236,7 @@ def test_dataset_packs_the_preprocessed_images_losslessly(data: Path, tmp_path: 
     assert torch.equal(ds.pixels[:], expected)
     assert torch.equal(ds.pixels[[2, 0]], expected[[2, 0]])
     assert torch.equal(ds.pixels[1], expected[1]) and ds.pixels[3:3].shape == (0, 3, 64, 64)
+    assert torch.equal(ds.pixels[np.int64(2)], expected[2])
     assert ds.pixels.nbytes < expected.numel() / 2  # packed
     ds.pixels[0] = expected[1]
     assert torch.equal(ds.pixels[0], expected[1])
