@@ -532,6 +532,13 @@ def train(
     pointer_weight: Annotated[
         float, typer.Option(min=0.0, help="weight of the pointing loss (grounding signal)")
     ] = 0.0,
+    cell_words: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="weight of the loss teaching the target's image feature the instruction's words",
+        ),
+    ] = 0.0,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
@@ -577,7 +584,8 @@ def train(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, number_tokens=number_tokens, steps=steps, batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
-            pointer_weight=pointer_weight, spotlight=spotlight, spotlight_end=spotlight_end,
+            pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
+            spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,
             precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,

@@ -95,6 +95,7 @@ class Dataset:
     # these share (one fixed prompt)
     ground_ids: list[torch.Tensor | None] = field(default_factory=list)
     ground_prompt_len: int = 0
+    words: list[torch.Tensor] = field(default_factory=list)  # each instruction's token ids, once
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -185,19 +186,25 @@ def build_dataset(
     stream = iter(examples)
     pixels = PackedImages(image_size)
     m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
-    texts: list[tuple[str, str, int, int]] = []  # prompt, answer, width, height
+    texts: list[tuple[str, str, int, int, str]] = []  # prompt, answer, width, height, instruction
     while chunk := list(itertools.islice(stream, _CHUNK)):
         raw = preprocess([ex.image for ex in chunk], image_size, mean, std) * s + m  # to [0, 1]
         for image in np.rint(raw * 255).astype(np.uint8):
             pixels.append(image)
-        texts += [(ex.prompt, ex.target, ex.image.shape[1], ex.image.shape[0]) for ex in chunk]
+        texts += [(ex.prompt, ex.target, ex.image.shape[1], ex.image.shape[0], ex.instruction)
+                  for ex in chunk]  # fmt: skip
     cache: dict[str, list[int]] = {}
-    ids, lens, cells, ground_ids, ground_len = [], [], [], [], 0
+    ids, lens, cells, ground_ids, ground_len, words = [], [], [], [], 0, []
     grid = math.isqrt(image_tokens)
     ground_prompt = step_prompt(GROUND_INSTRUCTION)
-    for prompt, answer, width, height in texts:
+    word_ids: dict[str, torch.Tensor] = {}
+    for prompt, answer, width, height, instruction in texts:
         seq, n = encode_example(tokenizer, prompt, answer, image_id, image_tokens, cache)
         ids.append(torch.tensor(seq))
+        if instruction not in word_ids:
+            token_ids = tokenizer(instruction, add_special_tokens=False).input_ids
+            word_ids[instruction] = torch.tensor(sorted(set(token_ids)), dtype=torch.long)
+        words.append(word_ids[instruction])
         lens.append(n)
         cells.append(target_cell(answer, width, height, grid))
         click = ground_answer(answer) if ground else None
@@ -210,7 +217,7 @@ def build_dataset(
         ground_ids.append(torch.tensor(seq))
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [t[1] for t in texts], [(t[2], t[3]) for t in texts],
-                   ground_ids, ground_len)  # fmt: skip
+                   ground_ids, ground_len, words)  # fmt: skip
 
 
 def collate(
@@ -220,9 +227,10 @@ def collate(
     spotlight: Spotlight | None = None,
     grounding: Grounding | None = None,
 ) -> dict[str, torch.Tensor]:
-    """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths
-    and the target cells; ``grounding`` may ask pointing examples as grounding examples, and
-    ``spotlight`` may make the others easier."""
+    """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths,
+    the target cells and the instructions' token ids (``words``, padded with -1);
+    ``grounding`` may ask pointing examples as grounding examples, and ``spotlight`` may make
+    the others easier."""
     seqs = [data.ids[i] for i in index]
     prompt_lens = [data.prompt_lens[i] for i in index]
     pixels = data.pixels[list(index)]  # decoded: a copy
@@ -240,6 +248,10 @@ def collate(
         ids[row, : len(seq)] = seq
     mask = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
     labels = label_mask(ids, prompt_lens, lengths)
+    bags = [data.words[i] for i in index] if data.words else []
+    words = torch.full((len(index), max((len(b) for b in bags), default=0)), -1)
+    for row, bag in enumerate(bags):
+        words[row, : len(bag)] = bag
     return {
         "pixels": pixels,
         "ids": ids,
@@ -247,6 +259,7 @@ def collate(
         "labels": labels,
         "prompt_lens": torch.tensor(prompt_lens),
         "cells": data.cells[list(index)],
+        "words": words,
     }
 
 
@@ -338,12 +351,13 @@ class Grounding:
 def answer_loss(
     model: FastVlmForConditionalGeneration, batch: dict[str, torch.Tensor],
     mean: Sequence[float] = (0.0,) * 3, std: Sequence[float] = (1.0,) * 3,
-    channels_last: bool = False, pointer_weight: float = 0.0,
+    channels_last: bool = False, pointer_weight: float = 0.0, cell_words: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Mean cross-entropy over the answer tokens, and the fraction predicted right.
 
-    ``pointer_weight`` adds that times `pointer_loss`: a dense training signal for grounding
-    (the model and what it saves are unchanged)."""
+    ``pointer_weight`` adds that times `pointer_loss` and ``cell_words`` that times
+    `cell_words_loss`: dense training signals for grounding (the model and what it saves are
+    unchanged)."""
     dev = next(model.parameters()).device
     m = torch.tensor(mean, device=dev)[:, None, None]
     s = torch.tensor(std, device=dev)[:, None, None]
@@ -368,7 +382,44 @@ def answer_loss(
         loss = loss + pointer_weight * pointer_loss(
             lm, out.hidden_states, image, batch["prompt_lens"].to(dev), batch["cells"].to(dev)
         )
+    if cell_words:
+        loss = loss + cell_words * cell_words_loss(
+            feats, model.get_input_embeddings().weight, batch["cells"].to(dev),
+            batch["words"].to(dev),
+        )  # fmt: skip
     return loss, (logits.argmax(-1) == target).float().mean()
+
+
+WORD_SCALE = 16.0
+"""Cosine similarities times this are `cell_words_loss`'s logits (a softmax over the vocabulary
+can then put nearly all its mass on one word)."""
+
+
+def cell_words_loss(
+    feats: torch.Tensor, embeddings: torch.Tensor, cells: torch.Tensor, words: torch.Tensor
+) -> torch.Tensor:
+    """Teach the image features what the target is: the projected feature of the image token
+    under each answer's point (``feats``: B x tokens x H, ``cells``: B, -1 for none) is scored
+    against every word embedding of the LLM (cosine similarity, `WORD_SCALE`; the embeddings
+    get no gradient) and trained to put its softmax on the instruction's tokens (``words``:
+    B x W, -1 padded): cross-entropy against them, averaged.
+
+    Trained from scratch on the answers alone, the vision tower learnt where salient things
+    are but not what they are: a linear probe of the target's feature told its colour on the
+    GUI suite's shape task no better than chance (``benchmarks/cell_probe.py``), so no
+    instruction could pick it out. The instruction names the target ("the green diamond",
+    "the button labelled Back"); features that lie near those words' embeddings are what the
+    LLM's attention can match. Answers without a point count for nothing."""
+    rows = (cells >= 0).nonzero().flatten()
+    if len(rows) == 0:
+        return feats.sum() * 0.0
+    target = torch.nn.functional.normalize(feats[rows, cells[rows]].float(), dim=-1)
+    vocab = torch.nn.functional.normalize(embeddings.detach().float(), dim=-1)
+    log_p = (target @ vocab.T * WORD_SCALE).log_softmax(-1)  # R x V
+    bag = words[rows]
+    valid = bag >= 0
+    picked = log_p.gather(1, bag.clamp(min=0))
+    return -(picked * valid).sum() / valid.sum().clamp(min=1)
 
 
 def pointer_loss(

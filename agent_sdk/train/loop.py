@@ -71,6 +71,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
+    cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
@@ -102,6 +103,10 @@ class TrainConfig:
         if self.lora_rank and self.number_tokens:
             raise ConfigError("number tokens need trainable embeddings, which LoRA (--lora) "
                               "freezes: drop one of --lora and --number-tokens")  # fmt: skip
+        for name in ("pointer_weight", "cell_words"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
+                                  f"{getattr(self, name)}")  # fmt: skip
         for name in ("steps", "batch_size", "save_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
@@ -344,7 +349,7 @@ class Trainer:
         with self.autocast:
             loss, acc = answer_loss(
                 self.model, batch, self.mean, self.std, self.config.channels_last,
-                self.config.pointer_weight,
+                self.config.pointer_weight, self.config.cell_words,
             )  # fmt: skip
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)

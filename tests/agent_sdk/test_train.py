@@ -29,6 +29,7 @@ from agent_sdk.train import (
     TrainConfig,
     Trainer,
     answer_loss,
+    cell_words_loss,
     collate,
     encode_example,
     ground_answer,
@@ -299,6 +300,52 @@ def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path
     for _ in range(30):
         trainer.train_step()
     assert pointing() < 0.3 * before
+
+
+def test_cell_words_loss_scores_the_targets_feature_against_the_words() -> None:
+    torch.manual_seed(0)
+    feats = torch.randn(3, 4, 8, requires_grad=True)
+    embeddings = torch.randn(10, 8, requires_grad=True)
+    cells = torch.tensor([2, -1, 0])  # the middle answer has no point
+    words = torch.tensor([[1, 3, -1], [5, -1, -1], [7, -1, -1]])
+    loss = cell_words_loss(feats, embeddings, cells, words)
+    unit = torch.nn.functional.normalize
+    cos = unit(feats, dim=-1) @ unit(embeddings, dim=-1).T  # 3 x 4 x 10
+    log_p = (cos * 16).log_softmax(-1)
+    expected = -(log_p[0, 2, 1] + log_p[0, 2, 3] + log_p[2, 0, 7]) / 3
+    torch.testing.assert_close(loss, expected)
+    loss.backward()
+    assert embeddings.grad is None  # the LLM's words stay as they are
+    assert feats.grad[0, 2].abs().sum() > 0 and feats.grad[2, 0].abs().sum() > 0
+    assert feats.grad[1].abs().sum() == 0 and feats.grad[0, :2].abs().sum() == 0
+    none = cell_words_loss(feats, embeddings, torch.tensor([-1, -1, -1]), words)
+    assert float(none.detach()) == 0.0 and none.requires_grad
+
+
+def test_cell_words_teach_the_target_feature_its_instruction(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, steps=30, max_examples=4, lr=1e-2, warmup=2,
+                              cell_words=1.0), tmp_path)  # fmt: skip
+    examples = list(read_examples(data))[:4]
+    batch = collate(trainer.data, range(4), trainer.tokenizer.pad_token_id)
+    for row, ex in enumerate(examples):  # each instruction's tokens, once, -1 padded
+        want = sorted(set(trainer.tokenizer(ex.instruction, add_special_tokens=False).input_ids))
+        assert [w for w in batch["words"][row].tolist() if w >= 0] == want
+    assert int((batch["cells"] >= 0).sum()) >= 2
+
+    def words_loss() -> float:
+        trainer.model.eval()
+        with torch.no_grad():
+            both, _ = answer_loss(trainer.model, batch, cell_words=1.0)
+            answer, _ = answer_loss(trainer.model, batch)
+        trainer.train_mode()
+        return float(both - answer)
+
+    before = words_loss()
+    for _ in range(30):
+        trainer.train_step()
+    assert words_loss() < 0.7 * before
+    with pytest.raises(ConfigError, match="cell_words"):
+        _config(data, cell_words=-1.0)
 
 
 def test_spotlight_keeps_a_drags_end_in_sight(data: Path, tmp_path: Path) -> None:
