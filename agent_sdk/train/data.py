@@ -96,6 +96,8 @@ class Dataset:
     ground_ids: list[torch.Tensor | None] = field(default_factory=list)
     ground_prompt_len: int = 0
     words: list[torch.Tensor] = field(default_factory=list)  # each instruction's token ids, once
+    # per token id: ln(examples / examples whose instruction holds it), 0 for tokens in none
+    word_idf: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -215,9 +217,11 @@ def build_dataset(
             tokenizer, ground_prompt, click, image_id, image_tokens, cache
         )
         ground_ids.append(torch.tensor(seq))
+    df = torch.bincount(torch.cat(words), minlength=len(tokenizer)).float() if words else None
+    idf = torch.zeros(0) if df is None else torch.where(df > 0, (len(words) / df).log(), 0.0)
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [t[1] for t in texts], [(t[2], t[3]) for t in texts],
-                   ground_ids, ground_len, words)  # fmt: skip
+                   ground_ids, ground_len, words, idf)  # fmt: skip
 
 
 def collate(
@@ -228,7 +232,8 @@ def collate(
     grounding: Grounding | None = None,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths,
-    the target cells and the instructions' token ids (``words``, padded with -1);
+    the target cells, the instructions' token ids (``words``, padded with -1) and their
+    ``word_weights`` (`Dataset.word_idf`, 0 for padding);
     ``grounding`` may ask pointing examples as grounding examples, and ``spotlight`` may make
     the others easier."""
     seqs = [data.ids[i] for i in index]
@@ -260,6 +265,7 @@ def collate(
         "prompt_lens": torch.tensor(prompt_lens),
         "cells": data.cells[list(index)],
         "words": words,
+        "word_weights": data.word_idf[words.clamp(min=0)] * (words >= 0) if bags else words * 0.0,
     }
 
 
@@ -385,7 +391,7 @@ def answer_loss(
     if cell_words:
         loss = loss + cell_words * cell_words_loss(
             feats, model.get_input_embeddings().weight, batch["cells"].to(dev),
-            batch["words"].to(dev),
+            batch["words"].to(dev), batch["word_weights"].to(dev),
         )  # fmt: skip
     return loss, (logits.argmax(-1) == target).float().mean()
 
@@ -396,13 +402,16 @@ can then put nearly all its mass on one word)."""
 
 
 def cell_words_loss(
-    feats: torch.Tensor, embeddings: torch.Tensor, cells: torch.Tensor, words: torch.Tensor
-) -> torch.Tensor:
+    feats: torch.Tensor, embeddings: torch.Tensor, cells: torch.Tensor, words: torch.Tensor,
+    weights: torch.Tensor | None = None,
+) -> torch.Tensor:  # fmt: skip
     """Teach the image features what the target is: the projected feature of the image token
     under each answer's point (``feats``: B x tokens x H, ``cells``: B, -1 for none) is scored
     against every word embedding of the LLM (cosine similarity, `WORD_SCALE`; the embeddings
     get no gradient) and trained to put its softmax on the instruction's tokens (``words``:
-    B x W, -1 padded): cross-entropy against them, averaged.
+    B x W, -1 padded): cross-entropy against them, each weighted by ``weights`` (B x W; the
+    data's inverse document frequency, so the words that tell targets apart count, not the
+    phrasing every instruction of a task shares; None: all alike), averaged over the answers.
 
     Trained from scratch on the answers alone, the vision tower learnt where salient things
     are but not what they are: a linear probe of the target's feature told its colour on the
@@ -417,9 +426,10 @@ def cell_words_loss(
     vocab = torch.nn.functional.normalize(embeddings.detach().float(), dim=-1)
     log_p = (target @ vocab.T * WORD_SCALE).log_softmax(-1)  # R x V
     bag = words[rows]
-    valid = bag >= 0
+    weight = (bag >= 0).float() if weights is None else weights[rows] * (bag >= 0)
     picked = log_p.gather(1, bag.clamp(min=0))
-    return -(picked * valid).sum() / valid.sum().clamp(min=1)
+    per_answer = -(picked * weight).sum(1) / weight.sum(1).clamp(min=1e-6)
+    return per_answer.mean()
 
 
 def pointer_loss(

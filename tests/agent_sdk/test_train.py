@@ -312,8 +312,12 @@ def test_cell_words_loss_scores_the_targets_feature_against_the_words() -> None:
     unit = torch.nn.functional.normalize
     cos = unit(feats, dim=-1) @ unit(embeddings, dim=-1).T  # 3 x 4 x 10
     log_p = (cos * 16).log_softmax(-1)
-    expected = -(log_p[0, 2, 1] + log_p[0, 2, 3] + log_p[2, 0, 7]) / 3
+    expected = -((log_p[0, 2, 1] + log_p[0, 2, 3]) / 2 + log_p[2, 0, 7]) / 2  # per answer
     torch.testing.assert_close(loss, expected)
+    weights = torch.tensor([[1.0, 3.0, 9.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    weighted = cell_words_loss(feats, embeddings, cells, words, weights)  # padding weighs 0
+    expected = -((log_p[0, 2, 1] + 3 * log_p[0, 2, 3]) / 4 + log_p[2, 0, 7]) / 2
+    torch.testing.assert_close(weighted, expected)
     loss.backward()
     assert embeddings.grad is None  # the LLM's words stay as they are
     assert feats.grad[0, 2].abs().sum() > 0 and feats.grad[2, 0].abs().sum() > 0
@@ -330,6 +334,13 @@ def test_cell_words_teach_the_target_feature_its_instruction(data: Path, tmp_pat
     for row, ex in enumerate(examples):  # each instruction's tokens, once, -1 padded
         want = sorted(set(trainer.tokenizer(ex.instruction, add_special_tokens=False).input_ids))
         assert [w for w in batch["words"][row].tolist() if w >= 0] == want
+        got = batch["word_weights"][row][: len(want)]
+        assert torch.equal(got, trainer.data.word_idf[want])
+        assert not batch["word_weights"][row][len(want) :].any()  # padding
+    holding = Counter(w for bag in trainer.data.words for w in bag.tolist())
+    for word, count in holding.items():  # ln(examples / examples holding the word)
+        assert float(trainer.data.word_idf[word]) == pytest.approx(np.log(4 / count))
+    assert not trainer.data.word_idf[[w for w in range(50) if w not in holding]].any()
     assert int((batch["cells"] >= 0).sum()) >= 2
 
     def words_loss() -> float:
