@@ -525,6 +525,12 @@ def train(
     number_tokens: Annotated[
         bool, typer.Option(help="one token per coordinate value 10..1000 (not one per digit)")
     ] = False,
+    word_tokens: Annotated[
+        int,
+        typer.Option(
+            min=0, help="one token per instruction word found in >= N instructions (0: off)"
+        ),
+    ] = 0,
     steps: Annotated[int, typer.Option(min=1)] = 2000,
     batch_size: Annotated[int, typer.Option(min=1)] = 32,
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 1e-3,
@@ -582,7 +588,8 @@ def train(
     try:
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
-            lora_rank=lora, number_tokens=number_tokens, steps=steps, batch_size=batch_size,
+            lora_rank=lora, number_tokens=number_tokens, word_tokens=word_tokens, steps=steps,
+            batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
             spotlight_end=spotlight_end,

@@ -21,7 +21,7 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
-from agent_sdk.prompting import step_prompt
+from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train.data import (
     CENTRED_HALF,
     GROUND_INSTRUCTION,
@@ -33,11 +33,14 @@ from agent_sdk.train.data import (
 )
 from agent_sdk.train.model import (
     SIZES,
+    add_word_tokens,
     calibrate_batchnorm,
     deployable_state,
     extend_with_number_tokens,
+    extend_with_word_tokens,
     has_number_tokens,
     init_number_embeddings,
+    instruction_words,
     model_config,
     new_model,
     train_time_config,
@@ -63,6 +66,7 @@ class TrainConfig:
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
+    word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
     steps: int = 2000
     batch_size: int = 32
     lr: float = 1e-3
@@ -100,9 +104,12 @@ class TrainConfig:
             raise ConfigError(f"unknown size {self.size!r}; known: {', '.join(SIZES)}")
         if self.lora_rank and self.init is None:
             raise ConfigError("LoRA (--lora) fine-tunes a checkpoint: give --init DIR")
-        if self.lora_rank and self.number_tokens:
-            raise ConfigError("number tokens need trainable embeddings, which LoRA (--lora) "
-                              "freezes: drop one of --lora and --number-tokens")  # fmt: skip
+        if self.lora_rank and (self.number_tokens or self.word_tokens):
+            raise ConfigError("new tokens (--number-tokens, --word-tokens) need trainable "
+                              "embeddings, which LoRA (--lora) freezes: drop one")  # fmt: skip
+        if self.word_tokens < 0:
+            raise ConfigError(f"word_tokens is a count of instructions (0: off), got "
+                              f"{self.word_tokens}")  # fmt: skip
         for name in ("pointer_weight", "cell_words"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
@@ -272,6 +279,8 @@ class Trainer:
             tokenizer = load_tokenizer(source)
             if config.number_tokens and not has_number_tokens(tokenizer):
                 extend_with_number_tokens(model, tokenizer)
+            if config.word_tokens and not resume:
+                extend_with_word_tokens(model, tokenizer, self._words(examples))
             return model, tokenizer, info.image_mean, info.image_std
         size = SIZES[config.size]
         pairs = {(ex.prompt, ex.target) for ex in examples}
@@ -279,10 +288,18 @@ class Trainer:
             pairs.add((step_prompt(GROUND_INSTRUCTION), ""))
         texts = (chat_prompt(p) + t for p, t in pairs)
         tokenizer = train_tokenizer(sorted(texts), size.vocab_size, config.number_tokens)
+        if config.word_tokens:  # before the model, whose image token id comes after them
+            add_word_tokens(tokenizer, self._words(examples))
         model = new_model(model_config(size, tokenizer, inference_mode=False))
         if config.number_tokens:
             init_number_embeddings(model, tokenizer)
         return model, tokenizer, (0.0,) * 3, (1.0,) * 3
+
+    def _words(self, examples: Sequence[Example]) -> list[str]:
+        """The instruction words that get tokens of their own (`model.instruction_words`)."""
+        fixed = chat_prompt(step_prompt("")) + chat_prompt(robot_prompt(""))
+        return instruction_words((ex.instruction for ex in examples), self.config.word_tokens,
+                                 fixed)  # fmt: skip
 
     def _calibrate(self, batches: int = 4) -> None:
         """BatchNorm statistics of a new model from its first training batches (no RNG used)."""

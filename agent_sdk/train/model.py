@@ -5,7 +5,8 @@ from __future__ import annotations
 import copy
 import math
 import re
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import timm
@@ -198,17 +199,79 @@ def extend_with_number_tokens(
     embeddings where they lack rows, and set the new rows (`init_number_embeddings`). A tokenizer
     without ``<image>`` whose image token id is its next id (Apple folders) gets ``<image>``
     first, so no number takes the image token's id."""
+    _add_tokens(model, tokenizer, lambda: add_number_tokens(tokenizer), "--number-tokens")
+    init_number_embeddings(model, tokenizer)
+
+
+def _add_tokens(
+    model: FastVlmForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
+    add: Callable[[], int], option: str,
+) -> int:  # fmt: skip
+    """Run ``add`` (it adds tokens to a loaded checkpoint's tokenizer) and grow the model's
+    embeddings, in steps of 64 rows, where they lack rows; returns what ``add`` returned. A
+    tokenizer without ``<image>`` whose image token id is its next id (Apple folders) gets
+    ``<image>`` first, so no new token takes the image token's id."""
     image_id = model.config.image_token_id
     if IMAGE_TOKEN not in tokenizer.get_vocab() and image_id == len(tokenizer):
         tokenizer.add_tokens([AddedToken(IMAGE_TOKEN, special=True, normalized=False)])
     before = len(tokenizer)
-    add_number_tokens(tokenizer)
+    added = add()
     if before <= image_id < len(tokenizer):
-        raise ConfigError(f"the image token id {image_id} lies among the ids the number tokens "
-                          "would take: fine-tune without --number-tokens")  # fmt: skip
+        raise ConfigError(f"the image token id {image_id} lies among the ids the new tokens "
+                          f"would take: fine-tune without {option}")  # fmt: skip
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         model.resize_token_embeddings(64 * math.ceil(len(tokenizer) / 64), mean_resizing=False)
-    init_number_embeddings(model, tokenizer)
+    return added
+
+
+_WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def instruction_words(instructions: Iterable[str], min_count: int, fixed_text: str) -> list[str]:
+    """The words (two or more letters) of the distinct ``instructions`` that appear in at least
+    ``min_count`` of them and nowhere in ``fixed_text`` (the prompts' own text, whose pieces a
+    trained model has learnt), commonest first: each with the space before it (" green") or,
+    where no space precedes it (first word, in quotes), bare ("Back")."""
+    counts: Counter[str] = Counter()
+    for text in set(instructions):
+        counts.update({" " * (m.start() > 0 and text[m.start() - 1] == " ") + m[0]
+                       for m in _WORD.finditer(text)})  # fmt: skip
+    known = set(_WORD.findall(fixed_text))
+    return [w for w, n in counts.most_common() if n >= min_count and w.strip() not in known]
+
+
+def add_word_tokens(tokenizer: PreTrainedTokenizerBase, words: Iterable[str]) -> int:
+    """Give each of ``words`` (`instruction_words`) one token of its own, matched before the
+    BPE (a bare word only as a whole word, a spaced one after any space); returns how many
+    are new.
+
+    The data's BPE spends its merges on the prompts' fixed text, so an instruction's words
+    fall apart into letters ("green" is g, ree, n): a small LLM then has to spell out every
+    name before it can look for it, and `cell_words_loss` has no word to teach the image
+    feature."""
+    return tokenizer.add_tokens([AddedToken(w, single_word=not w.startswith(" "),
+                                            normalized=False) for w in words])  # fmt: skip
+
+
+@torch.no_grad()
+def extend_with_word_tokens(
+    model: FastVlmForConditionalGeneration, tokenizer: PreTrainedTokenizerBase,
+    words: Iterable[str],
+) -> int:  # fmt: skip
+    """`add_word_tokens` for a trained checkpoint: the model's (tied) embeddings grow where
+    they lack rows, and each new word's row starts as the mean of the pieces it was made of,
+    so what the model learnt of them carries over. Returns how many tokens are new."""
+    known = tokenizer.get_vocab()
+    words = [w for w in words if w not in known]
+    pieces = [tokenizer(w, add_special_tokens=False).input_ids for w in words]
+    added = _add_tokens(
+        model, tokenizer, lambda: add_word_tokens(tokenizer, words), "--word-tokens"
+    )
+    embed = model.get_input_embeddings().weight
+    vocab = tokenizer.get_vocab()
+    for word, ids in zip(words, pieces, strict=True):
+        embed[vocab[word]] = embed[ids].mean(0)
+    return added
 
 
 def train_tokenizer(

@@ -15,7 +15,7 @@ from agent_sdk.cli import app
 from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import NUMBERS, TrainConfig, Trainer, train
-from agent_sdk.train.model import has_number_tokens
+from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.tiny import save_tiny_checkpoint
@@ -99,6 +99,36 @@ def test_finetune_adds_number_tokens_keeping_the_old_ids(
     assert len(gen.token_ids) <= 4
     with pytest.raises(ConfigError, match="--number-tokens"):
         _config(data, init, number_tokens=True, lora_rank=2)
+
+
+def test_finetune_adds_word_tokens_that_start_as_their_pieces(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    old = load_tokenizer(init)
+    before, examples = old.get_vocab(), list(read_examples(data))[:8]
+    trainer = Trainer(_config(data, init, word_tokens=1, steps=2), tmp_path / "wt")
+    tok, vocab = trainer.tokenizer, trainer.tokenizer.get_vocab()
+    new = [w for w in vocab if w not in before and w != "<image>"]
+    assert new and set(new) <= set(instruction_words((ex.instruction for ex in examples), 1, ""))
+    assert all(vocab[t] == i for t, i in before.items())  # the old tokens keep their ids
+    assert vocab["<image>"] == trainer.model.config.image_token_id not in {vocab[w] for w in new}
+    base = load_fastvlm_torch(init, dtype=torch.float32)[0].get_input_embeddings().weight
+    embed = trainer.model.get_input_embeddings().weight.detach()
+    for word in new[:5]:  # each starts as the mean of the pieces it was made of
+        pieces = old(word, add_special_tokens=False).input_ids
+        torch.testing.assert_close(embed[vocab[word]], base[pieces].mean(0).detach())
+        assert word in tok.tokenize(f"({word}.")  # one token, as a whole word
+    for ex in examples:  # lossless, and shorter
+        text = ex.prompt + ex.target
+        ids = tok(text, add_special_tokens=False).input_ids
+        assert tok.decode(ids) == text and len(ids) <= len(old(text).input_ids)
+    trainer.train_step()
+    trainer.save()
+    vlm = load_vlm(tmp_path / "wt", device="cpu")
+    assert set(new) <= set(vlm.tokenizer.get_vocab())
+    assert len(vlm.generate(examples[0].image, examples[0].prompt, max_new_tokens=4).token_ids)
+    with pytest.raises(ConfigError, match="--word-tokens"):
+        _config(data, init, word_tokens=2, lora_rank=2)
 
 
 def test_full_finetune_resumes_exactly(data: Path, init: Path, tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from agent_sdk.train import (
     train,
     train_tokenizer,
 )
-from agent_sdk.train.model import has_number_tokens
+from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.preprocess import preprocess
 from perception.prompts import chat_prompt
@@ -177,6 +177,39 @@ def test_number_tokens_give_each_coordinate_one_token(data: Path) -> None:
     for text in ("click(512, 300)", "Version 2.4.1 of 12345", chat_prompt(examples[0].prompt)):
         assert tok.decode(tok(text, add_special_tokens=False).input_ids) == text
     assert not has_number_tokens(train_tokenizer(["click(512, 300)"], 300))
+
+
+def test_instruction_words_are_the_data_s_names_not_the_prompt_s() -> None:
+    instructions = [
+        "Select the green diamond.",
+        "Select the green star.",
+        'Click "Back".',
+        'Click "Back" now.',
+        "Select the green circle.",
+        "Select the green circle.",
+    ]
+    words = instruction_words(instructions, 2, "Click the button; drag(x1, y1)")
+    assert set(words[:2]) == {" green", "Select"}  # 3 distinct instructions each
+    assert words[2:] == ["Back"]  # bare: in quotes; " diamond" once; Click, the: the prompt's
+
+
+def test_new_model_with_word_tokens_keeps_the_image_token_after_them(
+    data: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(_config(data, word_tokens=2, number_tokens=True), tmp_path / "wt")
+    tok, vocab = trainer.tokenizer, trainer.tokenizer.get_vocab()
+    words = [w for w in tok.get_added_vocab() if w.strip().isalpha()]
+    image_id = trainer.model.config.image_token_id
+    assert words and image_id == len(tok)  # after the words
+    ex = next(ex for ex in read_examples(data) if any(w in ex.instruction for w in words))
+    ids = tok(ex.instruction, add_special_tokens=False).input_ids
+    assert {vocab[w] for w in words} & set(ids)
+    trainer.train_step()
+    trainer.save()
+    vlm = load_vlm(tmp_path / "wt", device="cpu")
+    assert vlm.info.image_token_id == image_id == vlm.tokenizer.get_vocab()["<image>"]
+    assert set(words) <= set(vlm.tokenizer.get_vocab())
+    assert vlm.tokenizer(ex.instruction, add_special_tokens=False).input_ids == ids
 
 
 def test_new_model_with_number_tokens_trains_saves_and_answers_in_them(
