@@ -42,7 +42,7 @@ from rich.progress import (
 from rich.table import Table
 
 from agent_sdk.errors import SDK_ERRORS, ConfigError
-from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, DEFAULT_REPLAN_DISTANCE
+from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, DEFAULT_REPLAN_DISTANCE, VLM_REPLAN_DISTANCE
 
 if TYPE_CHECKING:
     from agent_sdk.evaluate import EpisodeRecord, EvalConfig, TaskSummary
@@ -242,14 +242,15 @@ def eval_(
         int, typer.Option(min=1, help="robot envs: simulator steps per policy call")
     ] = DEFAULT_PERCEIVE_EVERY,
     replan_distance: Annotated[
-        float,
+        float | None,
         typer.Option(
             min=0.0,
             max=1.0,
-            help="robot envs: an answer this near the plan in flight "
-            "(fraction of the image) continues it",
+            help="robot envs: an answer this near the plan in flight (fraction of the image) "
+            f"continues it [default: {VLM_REPLAN_DISTANCE} for --policy vlm, else "
+            f"{DEFAULT_REPLAN_DISTANCE}]",
         ),
-    ] = DEFAULT_REPLAN_DISTANCE,
+    ] = None,
 ) -> None:
     """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report.
 

@@ -71,6 +71,7 @@ from agent_sdk.records import StepRecord
 from agent_sdk.robot import (
     DEFAULT_PERCEIVE_EVERY,
     DEFAULT_REPLAN_DISTANCE,
+    VLM_REPLAN_DISTANCE,
     RobotEnvironment,
     is_robot_env,
 )
@@ -98,7 +99,9 @@ class EvalConfig:
     save_trajectories: int = 3  # per env, the first K episodes keep their steps and screenshots
     suite: str | None = None  # the suite's name, for titles
     perceive_every: int = DEFAULT_PERCEIVE_EVERY  # robot envs: simulator steps per policy call
-    replan_distance: float = DEFAULT_REPLAN_DISTANCE  # robot envs: `RobotEnvironment`'s
+    # robot envs: `RobotEnvironment`'s; None: VLM_REPLAN_DISTANCE for the vlm policy, else
+    # DEFAULT_REPLAN_DISTANCE (the experts' points do not jitter)
+    replan_distance: float | None = None
     model_hash: str | None = field(default=None, init=False)  # content hash of ``model``
 
     def __post_init__(self) -> None:
@@ -119,6 +122,9 @@ class EvalConfig:
             value = getattr(self, name)
             if value is not None and value < low:
                 raise ConfigError(f"{name} must be >= {low}, got {value}")
+        if self.replan_distance is None:
+            default = VLM_REPLAN_DISTANCE if self.policy == "vlm" else DEFAULT_REPLAN_DISTANCE
+            object.__setattr__(self, "replan_distance", default)
         if not 0.0 <= self.replan_distance <= 1.0:
             raise ConfigError(f"replan_distance must lie in [0, 1], got {self.replan_distance}")
         try:
@@ -638,14 +644,15 @@ def _on_ray(
 
 # -- summaries ------------------------------------------------------------------------------------
 def wilson_interval(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of a success rate (95 % for ``z = 1.96``)."""
+    """The Wilson score interval of a success rate (95 % for ``z = 1.96``); it holds the rate
+    itself exactly (rounding left 6 / 6 an upper bound of 0.9999999999999999)."""
     if n == 0:
         return 0.0, 1.0
     p = successes / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,12 @@ DEFAULT_PERCEIVE_EVERY = 10
 """Simulator steps the motor layer runs between two perception calls."""
 DEFAULT_REPLAN_DISTANCE = 0.0
 """An answer whose points all lie this near (fraction of the image) those of the plan in flight
-continues that plan; 0: only the very same answer does. A VLM's points jitter between looks and
-each re-plan starts over, but re-planning also re-tries: with 0.05 the expert's own points
-picked and placed on 2 of 30 Fetch seeds, against 17 of 30 with 0."""
+continues that plan; 0: only the very same answer does. Re-planning re-tries: with 0.05 the
+expert's own points picked and placed on 2 of 30 Fetch seeds, against 17 of 30 with 0."""
+VLM_REPLAN_DISTANCE = 0.08
+"""The evaluation harness's distance for a model's answers, whose points jitter between looks so
+that each re-plan starts the push or pick over: the shipped model on 20 held-out seeds per
+Fetch task, 47 / 60 with 0.08 against 43 / 60 with 0 (push 13 against 8)."""
 
 
 def _without_points(action: ActionBase) -> dict[str, Any]:

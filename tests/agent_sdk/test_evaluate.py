@@ -30,6 +30,7 @@ from agent_sdk.evaluate import (
     wilson_interval,
     worker_threads,
 )
+from agent_sdk.robot import VLM_REPLAN_DISTANCE
 from envs import SUITES, EnvCrashed
 from envs.ui.env import UIEnv
 
@@ -75,6 +76,10 @@ def test_wilson_interval_matches_known_values() -> None:
     assert wilson_interval(0, 0) == (0.0, 1.0)
     lo, hi = wilson_interval(50, 50)
     assert hi == 1.0 and 0.92 < lo < 0.93
+    for n in range(1, 61):  # the rate lies inside, exactly (6 / 6 broke the report's chart)
+        for k in range(n + 1):
+            lo, hi = wilson_interval(k, n)
+            assert 0.0 <= lo <= k / n <= hi <= 1.0, (k, n)
 
 
 def test_configs_check_their_values_and_name_them() -> None:
@@ -310,6 +315,12 @@ def test_vlm_runs_record_the_model_and_its_ttft(tiny_checkpoint: Path, tmp_path:
     config = EvalConfig(env_ids=QUICK[:1], policy="vlm", model=str(tiny_checkpoint),
                         episodes=2, max_steps=2)  # fmt: skip
     assert config.model_hash == checkpoint_hash(tiny_checkpoint)
+    assert config.replan_distance == VLM_REPLAN_DISTANCE > 0  # a model's points jitter
+    for policy in ("oracle", "point-oracle"):  # the experts' do not
+        assert EvalConfig(env_ids=QUICK, policy=policy).replan_distance == 0.0
+    exact = EvalConfig(env_ids=QUICK[:1], policy="vlm", model=str(tiny_checkpoint),
+                       replan_distance=0.0)  # fmt: skip
+    assert exact.replan_distance == 0.0 and exact.config_hash != config.config_hash
     records = evaluate(config, tmp_path)
     model = {"name": "tiny-fastvlm", "hash": config.model_hash}
     assert all(r.model == model and r.policy == "vlm" for r in records)
