@@ -320,19 +320,21 @@ def test_pointer_loss_trains_the_head_to_look_at_the_target(data: Path, tmp_path
                               pointer_weight=1.0), tmp_path)  # fmt: skip
     assert int((trainer.data.cells >= 0).sum()) >= 2
     batch = collate(trainer.data, range(4), trainer.tokenizer.pad_token_id)
-
-    def pointing() -> float:
-        trainer.model.eval()
-        with torch.no_grad():
-            both, _ = answer_loss(trainer.model, batch, pointer_weight=1.0)
-            answer, _ = answer_loss(trainer.model, batch)
-        trainer.train_mode()
-        return float(both - answer)
-
-    before = pointing()
+    before = _added_loss(trainer, batch, pointer_weight=1.0)
     for _ in range(30):
         trainer.train_step()
-    assert pointing() < 0.3 * before
+    assert _added_loss(trainer, batch, pointer_weight=1.0) < 0.3 * before
+
+
+def _added_loss(trainer: Trainer, batch: dict[str, torch.Tensor], **weights: float) -> float:
+    """What ``weights`` (an extra loss's weight) add to the answer loss of ``batch``, in eval
+    mode."""
+    trainer.model.eval()
+    with torch.no_grad():
+        both, _ = answer_loss(trainer.model, batch, **weights)
+        answer, _ = answer_loss(trainer.model, batch)
+    trainer.train_mode()
+    return float(both - answer)
 
 
 def test_cell_words_loss_scores_the_targets_feature_against_the_words() -> None:
@@ -375,19 +377,10 @@ def test_cell_words_teach_the_target_feature_its_instruction(data: Path, tmp_pat
         assert float(trainer.data.word_idf[word]) == pytest.approx(np.log(4 / count))
     assert not trainer.data.word_idf[[w for w in range(50) if w not in holding]].any()
     assert int((batch["cells"] >= 0).sum()) >= 2
-
-    def words_loss() -> float:
-        trainer.model.eval()
-        with torch.no_grad():
-            both, _ = answer_loss(trainer.model, batch, cell_words=1.0)
-            answer, _ = answer_loss(trainer.model, batch)
-        trainer.train_mode()
-        return float(both - answer)
-
-    before = words_loss()
+    before = _added_loss(trainer, batch, cell_words=1.0)
     for _ in range(30):
         trainer.train_step()
-    assert words_loss() < 0.7 * before
+    assert _added_loss(trainer, batch, cell_words=1.0) < 0.7 * before
     with pytest.raises(ConfigError, match="cell_words"):
         _config(data, cell_words=-1.0)
 
