@@ -247,8 +247,8 @@ def eval_(
             min=0.0,
             max=1.0,
             help="robot envs: an answer this near the plan in flight (fraction of the image) "
-            f"continues it [default: {VLM_REPLAN_DISTANCE} for --policy vlm, else "
-            f"{DEFAULT_REPLAN_DISTANCE}]",
+            f"continues it (default: {VLM_REPLAN_DISTANCE} for --policy vlm, else "
+            f"{DEFAULT_REPLAN_DISTANCE})",
         ),
     ] = None,
 ) -> None:
