@@ -73,6 +73,7 @@ from agent_sdk.robot import (
     DEFAULT_REPLAN_DISTANCE,
     VLM_REPLAN_DISTANCE,
     RobotEnvironment,
+    check_replan_distance,
     is_robot_env,
 )
 
@@ -125,8 +126,7 @@ class EvalConfig:
         if self.replan_distance is None:
             default = VLM_REPLAN_DISTANCE if self.policy == "vlm" else DEFAULT_REPLAN_DISTANCE
             object.__setattr__(self, "replan_distance", default)
-        if not 0.0 <= self.replan_distance <= 1.0:
-            raise ConfigError(f"replan_distance must lie in [0, 1], got {self.replan_distance}")
+        check_replan_distance(self.replan_distance)
         try:
             json.dumps(self.env_kwargs)
         except TypeError as err:

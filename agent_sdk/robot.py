@@ -45,6 +45,12 @@ that each re-plan starts the push or pick over: the shipped model on 20 held-out
 Fetch task, 47 / 60 with 0.08 against 43 / 60 with 0 (push 13 against 8)."""
 
 
+def check_replan_distance(value: float) -> None:
+    """Refuse a replan distance outside [0, 1] (a fraction of the image), naming it."""
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"replan_distance must lie in [0, 1], got {value}")
+
+
 def _without_points(action: ActionBase) -> dict[str, Any]:
     return action.model_dump(exclude={"x", "y", "to_x", "to_y"})
 
@@ -76,8 +82,7 @@ class RobotEnvironment(GymEnvironment):
     ) -> None:
         if perceive_every < 1:
             raise ConfigError(f"perceive_every must be >= 1, got {perceive_every}")
-        if not 0.0 <= replan_distance <= 1.0:
-            raise ConfigError(f"replan_distance must lie in [0, 1], got {replan_distance}")
+        check_replan_distance(replan_distance)
         if not is_robot_env(env):
             raise ConfigError(
                 f"{env} is not a robot env: its observations need {', '.join(sorted(ROBOT_KEYS))}"

@@ -174,6 +174,28 @@ def collect_ui(folder: Path, episodes: int = 5, held_out: bool = True) -> Path:
     return folder
 
 
+def target_features(
+    model: Any, mean: Sequence[float], std: Sequence[float], data: Any,
+    pixels: Callable[[int], Any] | None = None, batch: int = 64,
+) -> Any:  # fmt: skip
+    """N x H numpy array: for each example of ``data`` (`agent_sdk.train.Dataset`, answers
+    with a point), the projected feature of the image token under its point (`Dataset.cells`;
+    the vision tower + projector, as the LLM sees it). ``pixels(i)`` gives example ``i``'s
+    input instead of its own image (a spotlit copy, say)."""
+    import numpy as np
+    import torch
+
+    m, s = torch.tensor(mean)[:, None, None], torch.tensor(std)[:, None, None]
+    rows = []
+    for start in range(0, len(data), batch):
+        index = list(range(start, min(start + batch, len(data))))
+        images = torch.stack([pixels(i) for i in index]) if pixels else data.pixels[index]
+        with torch.no_grad():
+            out = model.model.get_image_features(pixel_values=(images.float() / 255 - m) / s)
+        rows.append(out.pooler_output[torch.arange(len(index)), data.cells[index]].float())
+    return np.concatenate([r.numpy() for r in rows])
+
+
 def add_example_args(parser: Any, examples: int, spotlight: bool = True) -> None:
     """The options the model benchmarks share: ``--data`` (default: `collect_ui`, collected
     into a scratch folder), ``--examples``, ``--threads`` and (``spotlight``) ``--spotlight``."""

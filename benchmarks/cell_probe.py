@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_example_args, collect_ui, fmt, print_table, write_json
+from _common import add_example_args, collect_ui, fmt, print_table, target_features, write_json
 
 from agent_sdk.collect import read_examples
 from agent_sdk.train import Spotlight, build_dataset
@@ -47,25 +47,13 @@ def main() -> None:
     size = grid * 64
     data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id, size,
                          grid * grid, info.image_mean, info.image_std)  # fmt: skip
-    m, s = torch.tensor(info.image_mean)[:, None, None], torch.tensor(info.image_std)[:, None, None]
     light, rows, payload = Spotlight(1.0, np.random.default_rng(0)), [], []
+    at = np.asarray([first_point(a, *wh) for a, wh in zip(data.answers, data.sizes, strict=True)])
+    offsets = at * grid - np.clip(np.floor(at * grid), 0, grid - 1)  # inside the target's cell
     for screens in ("full", "spotlit"):
-        features, offsets = [], []
-        for start in range(0, len(data), 64):
-            index = range(start, min(start + 64, len(data)))
-            pixels = torch.stack([light(data, i) if screens == "spotlit" else data.pixels[i]
-                                  for i in index])  # fmt: skip
-            with torch.no_grad():
-                feats = model.model.get_image_features(
-                    pixel_values=(pixels.float() / 255 - m) / s
-                ).pooler_output
-            for row, i in enumerate(index):
-                x, y = first_point(data.answers[i], *data.sizes[i])  # type: ignore[misc]
-                col, line = min(int(x * grid), grid - 1), min(int(y * grid), grid - 1)
-                features.append(feats[row, line * grid + col].float().numpy())
-                offsets.append([x * grid - col, y * grid - line])
-        X = np.c_[np.asarray(features), np.ones(len(features))]
-        Y = np.asarray(offsets)
+        lit = (lambda i: light(data, i)) if screens == "spotlit" else None
+        features = target_features(model, info.image_mean, info.image_std, data, lit)
+        X, Y = np.c_[features, np.ones(len(features))], offsets
         n = len(X) * 4 // 5
         w = np.linalg.solve(X[:n].T @ X[:n] + 0.1 * np.eye(X.shape[1]), X[:n].T @ Y[:n])
         err = X[n:] @ w - Y[n:]

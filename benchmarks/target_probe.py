@@ -21,10 +21,11 @@ import math
 import tempfile
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
-from _common import fmt, print_table, write_json
+from _common import fmt, print_table, target_features, write_json
 
 from agent_sdk.collect import CollectConfig, collect, read_examples
 from agent_sdk.train import build_dataset
@@ -65,30 +66,16 @@ def probe_accuracy(features: np.ndarray, labels: list[str], fit: int, l2: float 
         return float(((x[fit:] @ w + b).argmax(1) == y[fit:]).float().mean())
 
 
-def target_features(model_dir: str, examples: list) -> tuple[np.ndarray, np.ndarray]:
-    """Per example: the projected feature of the image token under the click, and the mean
-    colour (0-1) of the 8 px box at the click in the model's input image."""
-    model, info = load_fastvlm_torch(model_dir, dtype=torch.float32)
-    model.eval()
-    grid = math.isqrt(model.config.image_seq_length)
-    size = grid * 64
-    data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id, size,
-                         grid * grid, info.image_mean, info.image_std)  # fmt: skip
-    m, s = torch.tensor(info.image_mean)[:, None, None], torch.tensor(info.image_std)[:, None, None]
-    feats, colours = [], []
-    for start in range(0, len(data), 64):
-        index = list(range(start, min(start + 64, len(data))))
-        pixels = data.pixels[index]
-        with torch.no_grad():
-            out = model.model.get_image_features(pixel_values=(pixels.float() / 255 - m) / s)
-        for row, i in enumerate(index):
-            x, y = first_point(data.answers[i], *data.sizes[i])  # type: ignore[misc]
-            col, line = min(int(x * grid), grid - 1), min(int(y * grid), grid - 1)
-            feats.append(out.pooler_output[row, line * grid + col].float().numpy())
-            px, py = int(x * size), int(y * size)
-            box = pixels[row, :, max(py - 4, 0) : py + 4, max(px - 4, 0) : px + 4]
-            colours.append(box.float().mean((1, 2)).numpy() / 255)
-    return np.asarray(feats), np.asarray(colours)
+def colours_at_points(data: Any, half: int = 4) -> np.ndarray:
+    """Per example of ``data``: the mean colour (0-1) of the ``2 half`` px box at its point in
+    the model's input image (the control: what the pixels alone tell)."""
+    size, rows = data.pixels.size, []
+    for i in range(len(data)):
+        x, y = first_point(data.answers[i], *data.sizes[i])
+        px, py = int(x * size), int(y * size)
+        box = data.pixels[i][:, max(py - half, 0) : py + half, max(px - half, 0) : px + half]
+        rows.append(box.float().mean((1, 2)).numpy() / 255)
+    return np.asarray(rows)
 
 
 def main() -> None:
@@ -111,11 +98,17 @@ def main() -> None:
               for name, labels in (("colour", colours), ("kind", kinds))}  # fmt: skip
     rows, payload = [], []
     for name in models:
-        feats, pixels = target_features(name, examples)
+        model, info = load_fastvlm_torch(name, dtype=torch.float32)
+        model.eval()
+        grid = math.isqrt(model.config.image_seq_length)
+        data = build_dataset(examples, load_tokenizer(name), model.config.image_token_id,
+                             grid * 64, grid * grid, info.image_mean, info.image_std)  # fmt: skip
+        feats = target_features(model, info.image_mean, info.image_std, data)
         result = {"model": name, "colour": probe_accuracy(feats, colours, fit),
                   "kind": probe_accuracy(feats, kinds, fit)}  # fmt: skip
         payload.append(result)
         rows.append([name, fmt(result["colour"], ".2f"), fmt(result["kind"], ".2f")])
+    pixels = colours_at_points(data)  # the last model's input images
     rows.append(["control: pixels at the click", fmt(probe_accuracy(pixels, colours, fit), ".2f"),
                  "-"])  # fmt: skip
     rows.append(["chance (commonest class)", fmt(chance["colour"], ".2f"),
