@@ -546,6 +546,17 @@ def train(
             help="weight of the loss teaching the target's image feature the instruction's words",
         ),
     ] = 0.0,
+    screen_labels: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="weight of the loss teaching the image features the words of the GUI elements "
+            "under them (rendered GUI-suite screens)",
+        ),
+    ] = 0.0,
+    screen_count: Annotated[
+        int, typer.Option(min=1, help="labelled GUI screens rendered for --screen-labels")
+    ] = 4000,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
@@ -593,6 +604,7 @@ def train(
             batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
+            screen_labels=screen_labels, screen_count=screen_count,
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,
             precision=precision,  # type: ignore[arg-type]

@@ -46,6 +46,12 @@ from agent_sdk.train.model import (
     train_time_config,
     train_tokenizer,
 )
+from agent_sdk.train.screens import (
+    ScreenLabels,
+    label_accuracy,
+    screen_label_loss,
+    screen_labels,
+)
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
 from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
@@ -54,6 +60,7 @@ log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
 RUN_RECORD = "run.json"
+RECORD_CURVES = ("loss_curve", "screen_label_curve", "evals", "resumed_at")
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -76,6 +83,8 @@ class TrainConfig:
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
+    screen_labels: float = 0.0  # weight of the GUI screens' dense label loss (`screens`)
+    screen_count: int = 4000  # labelled GUI-suite screens rendered for it
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
@@ -104,17 +113,20 @@ class TrainConfig:
             raise ConfigError(f"unknown size {self.size!r}; known: {', '.join(SIZES)}")
         if self.lora_rank and self.init is None:
             raise ConfigError("LoRA (--lora) fine-tunes a checkpoint: give --init DIR")
+        if self.lora_rank and self.screen_labels:
+            raise ConfigError("screen labels (--screen-labels) train the vision tower, which "
+                              "LoRA (--lora) freezes: drop one")  # fmt: skip
         if self.lora_rank and (self.number_tokens or self.word_tokens):
             raise ConfigError("new tokens (--number-tokens, --word-tokens) need trainable "
                               "embeddings, which LoRA (--lora) freezes: drop one")  # fmt: skip
         if self.word_tokens < 0:
             raise ConfigError(f"word_tokens is a count of instructions (0: off), got "
                               f"{self.word_tokens}")  # fmt: skip
-        for name in ("pointer_weight", "cell_words"):
+        for name in ("pointer_weight", "cell_words", "screen_labels"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
-        for name in ("steps", "batch_size", "save_every", "log_every"):
+        for name in ("steps", "batch_size", "save_every", "log_every", "screen_count"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("spotlight", "spotlight_end", "ground", "ground_end"):
@@ -222,7 +234,8 @@ class Trainer:
         if not examples:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
-        self.record: dict[str, Any] = {"loss_curve": [], "evals": [], "resumed_at": []}
+        self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
+        self.label_accuracy: list[float] = []  # the screen-label head's, since the last log
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
@@ -240,6 +253,7 @@ class Trainer:
                                   self.mean, self.std, ground=self._grounds())  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
+        self.screens, self.label_head = self._screen_labels(image_size, tokens)
         self.optimizer, self.scheduler = self._optimizer()
         self.step, self.epoch, self.index = 0, 0, 0
         if payload is not None:
@@ -310,6 +324,20 @@ class Trainer:
         batches = ((c.to(self.device).float() / 255 - m) / s for c in chunks)
         calibrate_batchnorm(self.model.model.vision_tower.timm_model, batches)
 
+    def _screen_labels(
+        self, image_size: int, tokens: int
+    ) -> tuple[ScreenLabels | None, torch.nn.Linear | None]:
+        """With ``screen_labels``: the labelled GUI screens and the word head over the projected
+        image features (trained alongside, kept in the training state, never saved with the
+        model)."""
+        if not self.config.screen_labels:
+            return None, None
+        import envs  # the GUI suite's env ids
+
+        screens = screen_labels(envs.SUITES["ui"], self.config.screen_count, image_size, tokens)
+        hidden = self.model.config.text_config.hidden_size
+        return screens, torch.nn.Linear(hidden, len(screens.vocab)).to(self.device)
+
     def _grounds(self) -> bool:
         """Whether the run asks grounding examples at any step."""
         return bool(self.config.ground or self.config.ground_end)
@@ -319,7 +347,7 @@ class Trainer:
 
     def _optimizer(self) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
         c = self.config
-        params = [p for p in self.model.parameters() if p.requires_grad]
+        params = [p for p in self._trained() if p.requires_grad]
         groups = [{"params": [p for p in params if p.dim() >= 2], "weight_decay": c.weight_decay},
                   {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]  # fmt: skip
         optimizer = torch.optim.AdamW(groups, lr=c.lr, betas=(0.9, 0.95))
@@ -327,6 +355,11 @@ class Trainer:
             optimizer, lambda s: lr_factor(s, c.warmup, c.steps, c.min_lr_ratio)
         )
         return optimizer, scheduler
+
+    def _trained(self) -> list[torch.nn.Parameter]:
+        """The model's parameters and the screen-label head's."""
+        head = [] if self.label_head is None else list(self.label_head.parameters())
+        return [*self.model.parameters(), *head]
 
     # -- steps ------------------------------------------------------------------------------------
     def train_mode(self) -> None:
@@ -368,13 +401,31 @@ class Trainer:
                 self.model, batch, self.mean, self.std, self.config.channels_last,
                 self.config.pointer_weight, self.config.cell_words,
             )  # fmt: skip
+            if self.screens is not None:
+                pick = rng.choice(len(self.screens), max(c.batch_size // 2, 1), replace=False)
+                loss = loss + c.screen_labels * self._screen_loss(pick.tolist())
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(self._trained(), self.config.grad_clip)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.scheduler.step()
         self.step += 1
         return float(loss.detach()), float(acc)
+
+    def _screen_loss(self, index: list[int]) -> torch.Tensor:
+        """`screen_label_loss` on the labelled screens ``index`` (half a batch a step); the
+        head's word accuracy on them goes to ``label_accuracy``."""
+        assert self.screens is not None and self.label_head is not None
+        m = torch.tensor(self.mean, device=self.device)[:, None, None]
+        s = torch.tensor(self.std, device=self.device)[:, None, None]
+        pixels = (self.screens.pixels[index].to(self.device).float() / 255 - m) / s
+        if self.config.channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        feats = self.model.model.get_image_features(pixel_values=pixels).pooler_output
+        targets = self.screens.targets(index).to(self.device)
+        with torch.no_grad():
+            self.label_accuracy.append(label_accuracy(self.label_head(feats.float()), targets))
+        return screen_label_loss(feats, self.label_head, targets)
 
     def _scheduled(self, start: float, end: float | None) -> float:
         """A chance at this step: linear from ``start`` to ``end`` (None: constant)."""
@@ -397,6 +448,8 @@ class Trainer:
             "rng": torch.get_rng_state(), "trainable": trainable,
             "model": self._model_key(),
         }  # fmt: skip
+        if self.label_head is not None:
+            payload["label_head"] = self.label_head.state_dict()
         if self.config.init is None:
             payload["weights"] = state
         path = self.out / STATE
@@ -434,6 +487,11 @@ class Trainer:
                     f"{sorted(saved.keys() ^ trainable)[0]}); start a new run in another --out"
                 )
             self.model.load_state_dict(saved, strict=False)
+        if self.label_head is not None:
+            if "label_head" not in payload:
+                raise ConfigError(f"{self.out / STATE} was saved without screen labels: resume "
+                                  "without --screen-labels, or start a new run")  # fmt: skip
+            self.label_head.load_state_dict(payload["label_head"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         torch.set_rng_state(payload["rng"])
@@ -441,8 +499,9 @@ class Trainer:
         record_path = self.out / RUN_RECORD
         if record_path.is_file():
             old = json.loads(record_path.read_text())
-            self.record = {k: old.get(k, []) for k in ("loss_curve", "evals", "resumed_at")}
-        self.record["loss_curve"] = [r for r in self.record["loss_curve"] if r[0] <= self.step]
+            self.record = {k: old.get(k, []) for k in RECORD_CURVES}
+        for key in ("loss_curve", "screen_label_curve"):
+            self.record[key] = [r for r in self.record[key] if r[0] <= self.step]
         self.record["resumed_at"].append(self.step)
 
     def write_record(self) -> None:
@@ -500,6 +559,10 @@ def train(
             rate = len(window) * config.batch_size / elapsed
             lr = trainer.scheduler.get_last_lr()[0]
             trainer.record["loss_curve"].append([step, loss, acc, lr, rate])
+            if trainer.label_accuracy:
+                label_acc = float(np.nanmean(trainer.label_accuracy))
+                trainer.record["screen_label_curve"].append([step, label_acc])
+                trainer.label_accuracy = []
             if progress is not None:
                 progress(Progress(step, config.steps, loss, acc, rate, lr, trainer.record["evals"]))
             window, start = [], time.perf_counter()

@@ -27,6 +27,7 @@ from actions.schema import (
 )
 from envs.contract import action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvError, TaskGenerationError
+from envs.ui.elements import Element, scene_elements
 from envs.ui.inject import Injection, InjectionKind, check_kind, strip_height
 from envs.ui.style import ThemeName, sample_style
 from envs.ui.task import UITask
@@ -164,6 +165,13 @@ class UIEnv(gym.Env[dict[str, Any], str]):
         scale = self.task_height / self.height  # the task's points, on the taller screen
         update = {k: getattr(action, k) * scale for k in ("y", "to_y") if hasattr(action, k)}
         return action.model_copy(update=update)
+
+    def elements(self) -> list[Element]:
+        """What the window shows, element by element (`envs.ui.elements`; ground truth for
+        training and tests, never part of the observation)."""
+        if self.task is None:
+            raise ResetNeeded("call reset() before asking for the elements")
+        return scene_elements(self.task.scene)
 
     @property
     def outside_window(self) -> tuple[float, float, float, float] | None:

@@ -517,7 +517,8 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
     extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0,
-              "ground": 0.5, "ground_end": 0.1}  # resumed exactly too  # fmt: skip
+              "ground": 0.5, "ground_end": 0.1, "screen_labels": 0.5,
+              "screen_count": 6}  # resumed exactly too  # fmt: skip
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
     resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
@@ -531,6 +532,7 @@ def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None
     assert resumed["steps_done"] == straight["steps_done"] == 4
     assert resumed["resumed_at"] == [2]
     assert [r[0] for r in resumed["loss_curve"]] == [1, 2, 3, 4]
+    assert [r[0] for r in resumed["screen_label_curve"]] == [1, 2, 3, 4]
     torch.testing.assert_close(resumed["loss_curve"][-1][1], straight["loss_curve"][-1][1])
     with pytest.raises(ConfigError, match="--resume"):
         train(_config(data), tmp_path / "a")

@@ -1,0 +1,103 @@
+"""Dense labels of GUI screens (`agent_sdk.train.screens`) and their loss in a training run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gymnasium as gym
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from agent_sdk.errors import ConfigError
+from agent_sdk.train import TrainConfig, Trainer, target_cell, train
+from agent_sdk.train.screens import (
+    NOTHING,
+    ScreenLabels,
+    label_accuracy,
+    screen_label_loss,
+    screen_labels,
+    token_of,
+)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+SHAPES = ("agent_sdk/ui-click-shape-v0",)
+
+
+def _config(data: Path, **changes: object) -> TrainConfig:
+    base = dict(data=(str(data),), size="tiny", steps=4, batch_size=4, lr=3e-3, warmup=1,
+                save_every=100, log_every=1, eval_episodes=0, screen_labels=1.0,
+                screen_count=6)  # fmt: skip
+    return TrainConfig(**{**base, **changes})  # type: ignore[arg-type]
+
+
+def test_token_of_agrees_with_the_answers_target_cell() -> None:
+    for x, y in [(0, 0), (319, 239), (100, 7), (250, 200), (64, 128)]:
+        answer = f"click({round(x / 320 * 1000)}, {round(y / 240 * 1000)})"
+        px, py = (round(x / 320 * 1000) / 1000 * 320, round(y / 240 * 1000) / 1000 * 240)
+        assert token_of(px, py, 320, 240, 5) == target_cell(answer, 320, 240, 5)
+    assert token_of(0, 0, 320, 240, 5) == 0  # the padding band's row holds the screen's top
+    assert token_of(319, 239, 320, 240, 5) == 24
+
+
+def test_screens_label_each_shapes_token_with_its_colour_and_kind() -> None:
+    screens = screen_labels(SHAPES, 5, 320, 25, seed=11)
+    again = screen_labels(SHAPES, 5, 320, 25, seed=11)
+    assert screens.vocab[0] == NOTHING and screens.vocab == again.vocab
+    assert all(torch.equal(a, b) for a, b in zip(screens.pairs, again.pairs, strict=True))
+    assert torch.equal(screens.pixels[0], again.pixels[0]) and screens.pixels.shape[0] == 5
+    env = gym.make(SHAPES[0])
+    env.reset(seed=11)  # the first screen, before any oracle step (its rng drew 0 or more)
+    words = {screens.vocab[w] for _, w in screens.pairs[0].tolist()}
+    listed = {w for e in env.unwrapped.elements() for w in e.words}
+    assert words <= listed
+    targets = screens.targets([0, 1])
+    assert targets.shape == (2, 25, len(screens.vocab))
+    torch.testing.assert_close(targets.sum(-1), torch.ones(2, 25))
+    busy = {t for t, _ in screens.pairs[0].tolist()}
+    for token in range(25):
+        assert (targets[0, token, 0] == 1) == (token not in busy)  # NOTHING where no element
+
+
+def test_screen_label_loss_and_accuracy_by_hand() -> None:
+    torch.manual_seed(0)
+    head = torch.nn.Linear(3, 4)
+    feats = torch.randn(1, 2, 3)
+    labels = ScreenLabels(None, [torch.tensor([[0, 1], [0, 3]])], ["x", "a", "b", "c"], 2)  # type: ignore[arg-type]
+    targets = labels.targets([0])
+    assert targets[0].tolist() == [[0, 0.5, 0, 0.5], [1, 0, 0, 0]]
+    log_p = head(feats).log_softmax(-1)[0]
+    expected = -((log_p[0, 1] + log_p[0, 3]) / 2 + log_p[1, 0]) / 2
+    torch.testing.assert_close(screen_label_loss(feats, head, targets), expected)
+    logits = torch.tensor([[[0.0, 0, 0, 9], [9.0, 0, 0, 0]]])
+    assert label_accuracy(logits, targets) == 1.0  # token 1 (nothing) does not count
+    assert label_accuracy(torch.tensor([[[0.0, 0, 9, 0], [0.0, 9, 0, 0]]]), targets) == 0.0
+
+
+def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(demos, screen_count=8, lr=1e-2), tmp_path / "t")
+    assert trainer.screens is not None and len(trainer.screens) == 8
+    index = list(range(8))
+
+    def loss() -> float:
+        trainer.model.eval()
+        with torch.no_grad():
+            value = float(trainer._screen_loss(index))
+        trainer.train_mode()
+        return value
+
+    before = loss()
+    for _ in range(25):
+        trainer.train_step()
+    assert loss() < 0.7 * before
+    record = train(_config(demos, steps=2), tmp_path / "r")
+    assert [r[0] for r in record["screen_label_curve"]] == [1, 2]
+    with pytest.raises(ConfigError, match="screen_labels"):
+        _config(demos, screen_labels=-1.0)
+    with pytest.raises(ConfigError, match="LoRA"):
+        _config(demos, init=str(tmp_path / "r"), lora_rank=2)
+    train(_config(demos, steps=3, screen_labels=0.0), tmp_path / "n", until=1)
+    plain, labelled = (load_file(tmp_path / d / "model.safetensors") for d in ("n", "r"))
+    assert plain.keys() == labelled.keys()  # the head trains, the checkpoint never holds it
+    with pytest.raises(ConfigError, match="without screen labels"):
+        train(_config(demos, steps=3), tmp_path / "n", resume=True)

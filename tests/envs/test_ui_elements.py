@@ -1,0 +1,68 @@
+"""The GUI suite's element listing: every drawn thing with its box, role and text."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import pytest
+from gymnasium.error import ResetNeeded
+
+import envs
+from envs.ui.canvas import Rect
+from envs.ui.elements import Element, scene_elements
+from envs.ui.widgets.controls import Shape
+
+
+def test_shapes_are_listed_with_their_kind_and_colour() -> None:
+    env = gym.make("agent_sdk/ui-click-shape-v0")
+    env.reset(seed=4)
+    task = env.unwrapped.task
+    listed = {(e.rect, e.role, e.text) for e in env.unwrapped.elements()}
+    shapes = [w for w in task.scene.widgets if isinstance(w, Shape)]
+    assert len(shapes) >= 3
+    assert {(s.rect, s.kind, s.color) for s in shapes} <= listed
+    target = task.shapes[0]  # the one the instruction names
+    assert f"{target.color} {target.kind}" in task.instruction
+
+
+def test_buttons_checkboxes_and_fields_carry_their_text() -> None:
+    env = gym.make("agent_sdk/ui-click-checkboxes-v0")
+    env.reset(seed=1)
+    roles = {e.role for e in env.unwrapped.elements()}
+    assert {"button"} <= roles and roles & {"checkbox", "checked box"}
+    env.step(env.unwrapped.oracle().to_json())  # ticks one box
+    assert "checked box" in {e.role for e in env.unwrapped.elements()}
+    env = gym.make("agent_sdk/ui-click-button-v0")
+    obs, _ = env.reset(seed=3)
+    buttons = [e for e in env.unwrapped.elements() if e.role == "button"]
+    named = obs["instruction"].split('"')[1]  # Click the "Archive" button.
+    assert named in {b.text for b in buttons}
+    height, width = obs["image"].shape[:2]
+    for e in env.unwrapped.elements():  # every box lies on the screen
+        assert e.rect.x >= 0 and e.rect.right <= width and 0 <= e.rect.y <= height
+
+
+def test_open_menus_and_dialogs_are_listed_on_top() -> None:
+    env = gym.make("agent_sdk/ui-navigate-menu-v0")
+    env.reset(seed=2)
+    before = env.unwrapped.elements()
+    env.step(env.unwrapped.oracle().to_json())  # opens the first menu
+    after = env.unwrapped.elements()
+    assert len(after) > len(before)
+    assert after[-1].role in ("menu item", "submenu")  # the popup's rows come last
+    env = gym.make("agent_sdk/ui-click-dialog-v0")
+    env.reset(seed=0)
+    roles = [e.role for e in scene_elements(env.unwrapped.task.scene)]
+    assert "title" in roles and "close" in roles and "button" in roles
+
+
+def test_words_are_lower_case_role_and_text() -> None:
+    element = Element(Rect(0, 0, 4, 4), "list item", "Hana Tanaka 3")
+    assert element.words == ["list", "item", "hana", "tanaka"]  # numbers are left out
+    assert Element(Rect(0, 0, 1, 1), "star", "pink").words == ["star", "pink"]
+
+
+def test_elements_need_a_reset() -> None:
+    env = gym.make("agent_sdk/ui-click-button-v0")
+    with pytest.raises(ResetNeeded, match="reset"):
+        env.unwrapped.elements()
+    assert envs.SUITES["ui"]  # the suite whose screens training labels
