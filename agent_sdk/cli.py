@@ -555,8 +555,12 @@ def train(
         ),
     ] = 0.0,
     screen_count: Annotated[
-        int, typer.Option(min=1, help="labelled GUI screens rendered for --screen-labels")
+        int, typer.Option(min=1, help="labelled screens rendered for --screen-labels")
     ] = 4000,
+    screen_suite: Annotated[
+        list[str] | None,
+        typer.Option(help="suite whose screens --screen-labels renders: ui (default), miniwob"),
+    ] = None,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
@@ -605,6 +609,7 @@ def train(
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
             screen_labels=screen_labels, screen_count=screen_count,
+            screen_suites=tuple(screen_suite or ("ui",)),
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,
             precision=precision,  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ one action as JSON or SDK text (``ActionBase`` objects are taken as they are).
 from __future__ import annotations
 
 import string
+from dataclasses import dataclass
 
 import numpy as np
 from gymnasium import spaces
@@ -20,6 +21,30 @@ CHARSET = string.printable
 """Characters of instructions and action texts."""
 MAX_INSTRUCTION = 512
 MAX_ACTION_TEXT = 4096
+
+
+@dataclass(frozen=True)
+class Element:
+    """One thing an env's screen shows: its box (screen pixels), what it is, the text it shows.
+
+    Envs that know their screen (the GUI suite's widgets, MiniWoB++'s DOM) list these through
+    ``elements()``: ground truth for training and tests, never part of the observation."""
+
+    x: float
+    y: float
+    w: float
+    h: float
+    role: str  # button, checkbox, field, text, link, list item, option, a shape's kind, ...
+    text: str = ""
+
+    @property
+    def center(self) -> tuple[float, float]:
+        return self.x + self.w / 2, self.y + self.h / 2
+
+    @property
+    def words(self) -> list[str]:
+        """The role and the text as lower-case words (numbers and punctuation left out)."""
+        return [w for w in f"{self.role} {self.text}".lower().split() if w.isalpha()]
 
 
 def observation_space(width: int, height: int) -> spaces.Dict:

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
 RUN_RECORD = "run.json"
+LABELLED_SUITES = ("ui", "miniwob")
+"""Suites whose envs list their screens' elements (``elements()``) for ``screen_labels``."""
 RECORD_CURVES = ("loss_curve", "screen_label_curve", "evals", "resumed_at")
 
 
@@ -84,7 +86,8 @@ class TrainConfig:
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
     screen_labels: float = 0.0  # weight of the GUI screens' dense label loss (`screens`)
-    screen_count: int = 4000  # labelled GUI-suite screens rendered for it
+    screen_count: int = 4000  # labelled screens rendered for it
+    screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
@@ -107,6 +110,11 @@ class TrainConfig:
     def __post_init__(self) -> None:
         object.__setattr__(self, "data", tuple(str(d) for d in self.data))
         object.__setattr__(self, "eval_envs", tuple(self.eval_envs))
+        object.__setattr__(self, "screen_suites", tuple(self.screen_suites))
+        unlabelled = set(self.screen_suites) - set(LABELLED_SUITES)
+        if unlabelled or not self.screen_suites:
+            raise ConfigError(f"screen labels come from the suites {', '.join(LABELLED_SUITES)}; "
+                              f"got {', '.join(self.screen_suites) or 'none'}")  # fmt: skip
         if not self.data:
             raise ConfigError("data is empty: give at least one --data folder")
         if self.init is None and self.size not in SIZES:
@@ -327,14 +335,15 @@ class Trainer:
     def _screen_labels(
         self, image_size: int, tokens: int
     ) -> tuple[ScreenLabels | None, torch.nn.Linear | None]:
-        """With ``screen_labels``: the labelled GUI screens and the word head over the projected
+        """With ``screen_labels``: the labelled screens and the word head over the projected
         image features (trained alongside, kept in the training state, never saved with the
         model)."""
         if not self.config.screen_labels:
             return None, None
-        import envs  # the GUI suite's env ids
+        import envs  # the suites' env ids
 
-        screens = screen_labels(envs.SUITES["ui"], self.config.screen_count, image_size, tokens)
+        env_ids = [e for suite in self.config.screen_suites for e in envs.SUITES[suite]]
+        screens = screen_labels(env_ids, self.config.screen_count, image_size, tokens)
         hidden = self.model.config.text_config.hidden_size
         return screens, torch.nn.Linear(hidden, len(screens.vocab)).to(self.device)
 

@@ -1,12 +1,13 @@
-"""Dense labels of GUI screens: the words of what lies under each image token, and their loss.
+"""Dense labels of screens: the words of what lies under each image token, and their loss.
 
 Trained on answers alone, the small model's vision tower learnt where salient things are but
 not what they are (``benchmarks/target_probe.py``: a probe of the target's feature told its
 colour no better than chance), so no instruction could pick the named element out. The GUI
-suite knows every element it draws (`envs.ui.elements`): each screen gives one label per image
-token (the words of the elements centred there: "button", "archive"; "triangle", "pink"), a
-dense signal, against one answer per example. `screen_label_loss` trains the projected image
-features, through a linear head that only training uses, to tell those words apart.
+suite knows every element it draws and MiniWoB++ its DOM (``elements()``, as
+`envs.contract.Element`): each screen gives one label per image token (the words of the
+elements centred there: "button", "archive"; "triangle", "pink"), a dense signal, against one
+answer per example. `screen_label_loss` trains the projected image features, through a linear
+head that only training uses, to tell those words apart.
 """
 
 from __future__ import annotations
@@ -67,34 +68,35 @@ def token_of(x: float, y: float, width: int, height: int, grid: int) -> int:
 def _screens(
     env_ids: Sequence[str], count: int, seed: int
 ) -> list[tuple[np.ndarray, list[tuple[float, float, list[str]]]]]:
-    """``count`` screens, env by env in turn: the image and its elements' centres and words."""
-    rng = np.random.default_rng(seed)
-    made = [gym.make(e) for e in env_ids]
-    out = []
-    try:
-        for i in range(count):
-            env = made[i % len(made)]
-            obs, _ = env.reset(seed=seed + i)
-            for _ in range(int(rng.integers(0, MAX_ORACLE_STEPS + 1))):
-                obs, _, terminated, truncated, _ = env.step(env.unwrapped.oracle().to_json())
-                if terminated or truncated:
-                    obs, _ = env.reset(seed=seed + i)
-                    break
-            elements = [(*e.rect.center, e.words) for e in env.unwrapped.elements()]
-            out.append((np.asarray(obs["image"]), elements))
-    finally:
-        for env in made:
+    """``count`` screens shared out over ``env_ids`` (screen ``i`` from env ``i % len``, made
+    one at a time: a MiniWoB++ env holds a browser): each image, its elements' centres and
+    words."""
+    out: dict[int, tuple[np.ndarray, list[tuple[float, float, list[str]]]]] = {}
+    for k, env_id in enumerate(env_ids):
+        env = gym.make(env_id)
+        try:
+            for i in range(k, count, len(env_ids)):
+                rng = np.random.default_rng([seed, i])
+                obs, _ = env.reset(seed=seed + i)
+                for _ in range(int(rng.integers(0, MAX_ORACLE_STEPS + 1))):
+                    obs, _, terminated, truncated, _ = env.step(env.unwrapped.oracle().to_json())
+                    if terminated or truncated:
+                        obs, _ = env.reset(seed=seed + i)
+                        break
+                elements = [(*e.center, e.words) for e in env.unwrapped.elements()]
+                out[i] = (np.asarray(obs["image"]), elements)
+        finally:
             env.close()
-    return out
+    return [out[i] for i in range(count)]
 
 
 def screen_labels(
     env_ids: Sequence[str], count: int, image_size: int, tokens: int, seed: int = SCREEN_SEED,
     min_count: int = 3, max_vocab: int = 1024,
 ) -> ScreenLabels:  # fmt: skip
-    """Render ``count`` labelled screens of the GUI-suite ``env_ids`` (deterministic by
-    ``seed``); the vocabulary is every word seen at least ``min_count`` times, the most common
-    first, at most ``max_vocab`` with `NOTHING`."""
+    """Render ``count`` labelled screens of ``env_ids`` (envs with ``elements()``: the GUI
+    suite, MiniWoB++; deterministic by ``seed``); the vocabulary is every word seen at least
+    ``min_count`` times, the most common first, at most ``max_vocab`` with `NOTHING`."""
     screens = _screens(env_ids, count, seed)
     counts = collections.Counter(w for _, els in screens for *_, words in els for w in words)
     kept = [w for w, n in counts.most_common(max_vocab - 1) if n >= min_count]

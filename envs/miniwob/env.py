@@ -27,7 +27,7 @@ from actions.schema import (
     TypeText,
     Wait,
 )
-from envs.contract import action_space, check_render_mode, observation_space, to_action
+from envs.contract import Element, action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvCrashed, EnvError
 from envs.miniwob.page import HEIGHT, WIDTH, Page
 from envs.miniwob.tasks import get_task
@@ -204,6 +204,11 @@ class MiniWoBEnv(gym.Env[dict[str, Any], str]):
             raise ResetNeeded("call reset() first")
         snap = self._snap
         return Page(self._instruction, snap.fields, snap.dom, tuple(self._history))
+
+    def elements(self) -> list[Element]:
+        """What the page shows, element by element (`Page.elements`; ground truth for
+        training and tests, never part of the observation)."""
+        return self.page.elements()
 
     @property
     def instruction(self) -> str:

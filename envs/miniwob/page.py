@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from actions.schema import ActionBase, Click
+from envs.contract import Element
 from envs.errors import EnvError
 
 WIDTH, HEIGHT = 160, 210
@@ -105,6 +106,36 @@ class Page:
 
     def children(self, parent: DomElement) -> Iterator[DomElement]:
         return (el for el in self.dom if el.parent == parent.ref)
+
+    def elements(self) -> list[Element]:
+        """The page's visible text runs and controls as `Element` records (screenshot pixels):
+        inputs by their type (a ticked box is a "checked box"), links (``<a>`` or the
+        ``alink`` class), buttons, dropdowns, and any other leaf's text as "text"."""
+        out = []
+        for el in self.dom:
+            role = _role(el)
+            text = el.text if el.tag != "select" else str(el.value or "")
+            visible = el.width > 0 and el.height > 0 and el.left < WIDTH and el.top < HEIGHT
+            if role is not None and visible and (text or role != "text"):
+                out.append(Element(el.left, el.top, el.width, el.height, role, text))
+        return out
+
+
+_INPUT_ROLES = {"text": "field", "password": "field", "email": "field", "number": "field",
+                "checkbox": "checkbox", "radio": "radio", "button": "button",
+                "submit": "button"}  # fmt: skip
+
+
+def _role(el: DomElement) -> str | None:
+    """What a DOM element is to a user, or None for containers without text of their own."""
+    if el.tag.startswith("input_"):
+        role = _INPUT_ROLES.get(el.tag.removeprefix("input_"), "field")
+        return "checked box" if role in ("checkbox", "radio") and el.value is True else role
+    if el.tag == "a" or el.has_class("alink"):
+        return "link"
+    if el.tag in ("button", "select", "textarea"):
+        return {"button": "button", "select": "dropdown", "textarea": "field"}[el.tag]
+    return "text" if el.text else None
 
 
 def click(el: DomElement, *, avoid: tuple[DomElement, ...] = ()) -> Click:

@@ -1,6 +1,6 @@
-"""What is on a GUI-suite screen, element by element: boxes with a role and their text.
+"""What is on a GUI-suite screen, element by element (`envs.contract.Element`).
 
-The scene knows every widget it drew; `scene_elements` lists them as `Element` records (a
+The scene knows every widget it drew; `scene_elements` lists them as elements (a
 button's box and label, a shape's colour and kind, each visible row of a list or menu, each
 word run of a paragraph). Training uses them as dense labels of the screen (what lies under
 each image token), tests and tools as ground truth; the agent never sees them.
@@ -9,8 +9,8 @@ each image token), tests and tools as ground truth; the agent never sees them.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
+from envs.contract import Element
 from envs.ui.canvas import Rect, text_size
 from envs.ui.scene import Scene, Widget
 from envs.ui.style import Style
@@ -18,20 +18,6 @@ from envs.ui.widgets.basic import Button, Checkbox, Label, Panel, TextField
 from envs.ui.widgets.controls import ListBox, Paragraph, Shape, Slider
 from envs.ui.widgets.popups import Dialog, Dropdown, MenuBar, MenuPopup, OptionList
 from envs.ui.widgets.tabs import TabBar
-
-
-@dataclass(frozen=True)
-class Element:
-    """One thing on screen: its box (window pixels), what it is, and the text it shows."""
-
-    rect: Rect
-    role: str  # button, checkbox, field, text, title, link, slider, list item, option, ...
-    text: str = ""
-
-    @property
-    def words(self) -> list[str]:
-        """The role and the text as lower-case words (a shape's text is "colour kind")."""
-        return [w for w in f"{self.role} {self.text}".lower().split() if w.isalpha()]
 
 
 def scene_elements(scene: Scene) -> list[Element]:
@@ -47,55 +33,60 @@ def scene_elements(scene: Scene) -> list[Element]:
 
 
 def _describe(w: Widget, style: Style) -> Iterator[Element]:
+    for rect, role, text in _boxes(w, style):
+        yield Element(rect.x, rect.y, rect.w, rect.h, role, text)
+
+
+def _boxes(w: Widget, style: Style) -> Iterator[tuple[Rect, str, str]]:
+    """``w``'s parts as (box, role, text); widgets that show nothing nameable give none."""
     if isinstance(w, Shape):
-        yield Element(w.rect, w.kind, w.color)
+        yield (w.rect, w.kind, w.color)
     elif isinstance(w, Button):
-        yield Element(w.rect, "button", w.label)
+        yield (w.rect, "button", w.label)
     elif isinstance(w, Checkbox):
-        yield Element(w.rect, "checked box" if w.checked else "checkbox", w.label)
+        yield (w.rect, "checked box" if w.checked else "checkbox", w.label)
     elif isinstance(w, TextField):
-        yield Element(w.rect, "field", w.value or w.placeholder)
+        yield (w.rect, "field", w.value or w.placeholder)
     elif isinstance(w, Label):
-        yield Element(w.rect, "text", w.text)
+        yield (w.rect, "text", w.text)
     elif isinstance(w, Panel):
         if w.title:
             strip = Rect(w.rect.x + 1, w.rect.y + 1, w.rect.w - 2, style.control_h)
-            yield Element(strip, "title", w.title)
+            yield (strip, "title", w.title)
     elif isinstance(w, Paragraph):
         for frag in w.fragments:
             width, height = text_size(frag.text, style.font)
-            yield Element(Rect(frag.x, frag.y, width, height),
-                          "link" if frag.link else "text", frag.text)  # fmt: skip
+            yield Rect(frag.x, frag.y, width, height), "link" if frag.link else "text", frag.text
     elif isinstance(w, Slider):
-        yield Element(w.rect, "slider", "")
+        yield (w.rect, "slider", "")
     elif isinstance(w, ListBox):
         for i in w.shown:
             row = w.row_rect(i)
             if row is not None:
-                yield Element(row, "list item", w.items[i])
+                yield (row, "list item", w.items[i])
     elif isinstance(w, Dropdown):
         shown = w.options[w.selected] if w.selected is not None else w.placeholder
-        yield Element(w.rect, "dropdown", shown)
+        yield (w.rect, "dropdown", shown)
     elif isinstance(w, OptionList):
         for i, option in enumerate(w.owner.options):
-            yield Element(w.row_rect(i, style), "option", option)
+            yield (w.row_rect(i, style), "option", option)
     elif isinstance(w, MenuBar):
         for menu, title in zip(w.menus, w.titles, strict=True):
-            yield Element(title, "menu", menu.label)
+            yield (title, "menu", menu.label)
     elif isinstance(w, MenuPopup):
         for i, item in enumerate(w.items):
-            yield Element(w.row_rect(i, style), "submenu" if item.items else "menu item",
+            yield (w.row_rect(i, style), "submenu" if item.items else "menu item",
                           item.label)  # fmt: skip
     elif isinstance(w, TabBar):
         for i, (label, tab) in enumerate(zip(w.labels, w.tabs, strict=True)):
-            yield Element(tab, "active tab" if i == w.active else "tab", label)
+            yield (tab, "active tab" if i == w.active else "tab", label)
     elif isinstance(w, Dialog):
-        yield Element(w.title_bar(style), "title", w.title)
-        yield Element(w.close_box(style), "close", "")
+        yield (w.title_bar(style), "title", w.title)
+        yield (w.close_box(style), "close", "")
         top = w.title_bar(style).bottom + 2 * style.pad  # as Dialog.draw lays the lines out
         for i, line in enumerate(w.lines):
             width = text_size(line, style.font)[0]
-            yield Element(Rect(w.rect.x + 2 * style.pad, top + i * style.line_h, width,
+            yield (Rect(w.rect.x + 2 * style.pad, top + i * style.line_h, width,
                                style.line_h), "text", line)  # fmt: skip
         for button in w.buttons:
-            yield from _describe(button, style)
+            yield from _boxes(button, style)

@@ -25,9 +25,9 @@ from actions.schema import (
     TypeText,
     Wait,
 )
-from envs.contract import action_space, check_render_mode, observation_space, to_action
+from envs.contract import Element, action_space, check_render_mode, observation_space, to_action
 from envs.errors import EnvError, TaskGenerationError
-from envs.ui.elements import Element, scene_elements
+from envs.ui.elements import scene_elements
 from envs.ui.inject import Injection, InjectionKind, check_kind, strip_height
 from envs.ui.style import ThemeName, sample_style
 from envs.ui.task import UITask

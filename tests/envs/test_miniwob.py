@@ -163,7 +163,44 @@ def test_click_avoids_covering_elements() -> None:
     assert not (30 <= x * WIDTH <= 70 and 70 <= y * HEIGHT <= 110)
 
 
+def test_page_elements_name_controls_and_text_runs() -> None:
+    def el(ref: int, tag: str, text: str = "", value: object = None, cls: str = "",
+           box: tuple[float, float, float, float] = (2, 60, 30, 10)) -> DomElement:  # fmt: skip
+        return DomElement(ref, 3, tag, text, value, "", cls, *box, False, False)
+
+    dom = (
+        el(3, "div"),  # a container: no text of its own
+        el(-1, "t", "Pick one"),
+        el(4, "span", "nam", cls="alink"),
+        el(5, "input_checkbox", value=True),
+        el(6, "input_password", value=""),
+        el(7, "button", "Submit"),
+        el(8, "select", value="Aurora"),
+        el(9, "span", "gone", box=(170, 60, 20, 10)),  # right of the task area
+        el(10, "span", "", box=(2, 60, 0, 0)),
+    )
+    got = [(e.role, e.text, e.x) for e in Page("x", {}, dom).elements()]
+    assert got == [
+        ("text", "Pick one", 2), ("link", "nam", 2), ("checked box", "", 2), ("field", "", 2),
+        ("button", "Submit", 2), ("dropdown", "Aurora", 2),
+    ]  # fmt: skip
+
+
 # -- with a browser -------------------------------------------------------------------------------
+@pytest.mark.browser
+def test_elements_show_the_named_link() -> None:
+    env = MiniWoBEnv("click-link")
+    try:
+        obs, _ = env.reset(seed=1)
+        named = obs["instruction"].split('"')[1]
+        links = [e for e in env.elements() if e.role == "link"]
+        assert named in {e.text for e in links}
+        for e in env.elements():
+            assert 0 <= e.x < WIDTH and 0 <= e.y < HEIGHT and e.w > 0 and e.h > 0
+    finally:
+        env.close()
+
+
 @pytest.mark.browser
 def test_env_checker_passes(shared: MiniWoBEnv) -> None:
     check_env(shared, skip_render_check=True)

@@ -7,8 +7,8 @@ import pytest
 from gymnasium.error import ResetNeeded
 
 import envs
-from envs.ui.canvas import Rect
-from envs.ui.elements import Element, scene_elements
+from envs.contract import Element
+from envs.ui.elements import scene_elements
 from envs.ui.widgets.controls import Shape
 
 
@@ -16,10 +16,10 @@ def test_shapes_are_listed_with_their_kind_and_colour() -> None:
     env = gym.make("agent_sdk/ui-click-shape-v0")
     env.reset(seed=4)
     task = env.unwrapped.task
-    listed = {(e.rect, e.role, e.text) for e in env.unwrapped.elements()}
+    listed = {(e.x, e.y, e.w, e.h, e.role, e.text) for e in env.unwrapped.elements()}
     shapes = [w for w in task.scene.widgets if isinstance(w, Shape)]
     assert len(shapes) >= 3
-    assert {(s.rect, s.kind, s.color) for s in shapes} <= listed
+    assert {(s.rect.x, s.rect.y, s.rect.w, s.rect.h, s.kind, s.color) for s in shapes} <= listed
     target = task.shapes[0]  # the one the instruction names
     assert f"{target.color} {target.kind}" in task.instruction
 
@@ -38,7 +38,7 @@ def test_buttons_checkboxes_and_fields_carry_their_text() -> None:
     assert named in {b.text for b in buttons}
     height, width = obs["image"].shape[:2]
     for e in env.unwrapped.elements():  # every box lies on the screen
-        assert e.rect.x >= 0 and e.rect.right <= width and 0 <= e.rect.y <= height
+        assert e.x >= 0 and e.x + e.w <= width and 0 <= e.y <= height
 
 
 def test_open_menus_and_dialogs_are_listed_on_top() -> None:
@@ -56,9 +56,10 @@ def test_open_menus_and_dialogs_are_listed_on_top() -> None:
 
 
 def test_words_are_lower_case_role_and_text() -> None:
-    element = Element(Rect(0, 0, 4, 4), "list item", "Hana Tanaka 3")
+    element = Element(0, 0, 4, 4, "list item", "Hana Tanaka 3")
     assert element.words == ["list", "item", "hana", "tanaka"]  # numbers are left out
-    assert Element(Rect(0, 0, 1, 1), "star", "pink").words == ["star", "pink"]
+    assert Element(0, 0, 1, 1, "star", "pink").words == ["star", "pink"]
+    assert Element(10, 20, 4, 6, "text").center == (12, 23)
 
 
 def test_elements_need_a_reset() -> None:
