@@ -557,6 +557,9 @@ def train(
     screen_count: Annotated[
         int, typer.Option(min=1, help="labelled screens rendered for --screen-labels")
     ] = 4000,
+    screen_batch: Annotated[
+        int, typer.Option(min=1, help="labelled screens per step (the vision tower only)")
+    ] = 8,
     screen_suite: Annotated[
         list[str] | None,
         typer.Option(help="suite whose screens --screen-labels renders: ui (default), miniwob"),
@@ -608,7 +611,7 @@ def train(
             batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
-            screen_labels=screen_labels, screen_count=screen_count,
+            screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
             screen_suites=tuple(screen_suite or ("ui",)),
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end,

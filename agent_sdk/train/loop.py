@@ -87,6 +87,7 @@ class TrainConfig:
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
     screen_labels: float = 0.0  # weight of the GUI screens' dense label loss (`screens`)
     screen_count: int = 4000  # labelled screens rendered for it
+    screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
     screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
@@ -134,7 +135,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
-        for name in ("steps", "batch_size", "save_every", "log_every", "screen_count"):
+        for name in ("steps", "batch_size", "save_every", "log_every", "screen_count",
+                     "screen_batch"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("spotlight", "spotlight_end", "ground", "ground_end"):
@@ -411,7 +413,8 @@ class Trainer:
                 self.config.pointer_weight, self.config.cell_words,
             )  # fmt: skip
             if self.screens is not None:
-                pick = rng.choice(len(self.screens), max(c.batch_size // 2, 1), replace=False)
+                size = min(c.screen_batch, len(self.screens))
+                pick = rng.choice(len(self.screens), size, replace=False)
                 loss = loss + c.screen_labels * self._screen_loss(pick.tolist())
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self._trained(), self.config.grad_clip)
@@ -422,7 +425,7 @@ class Trainer:
         return float(loss.detach()), float(acc)
 
     def _screen_loss(self, index: list[int]) -> torch.Tensor:
-        """`screen_label_loss` on the labelled screens ``index`` (half a batch a step); the
+        """`screen_label_loss` on the labelled screens ``index`` (``screen_batch`` a step); the
         head's word accuracy on them goes to ``label_accuracy``."""
         assert self.screens is not None and self.label_head is not None
         m = torch.tensor(self.mean, device=self.device)[:, None, None]
