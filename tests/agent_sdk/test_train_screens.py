@@ -96,6 +96,14 @@ def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> 
         _config(demos, screen_labels=-1.0)
     with pytest.raises(ConfigError, match="LoRA"):
         _config(demos, init=str(tmp_path / "r"), lora_rank=2)
+    sizes: list[int] = []
+    small = Trainer(_config(demos, screen_batch=3), tmp_path / "b")
+    screen_loss = small._screen_loss
+    small._screen_loss = lambda index: sizes.append(len(set(index))) or screen_loss(index)
+    small.train_step()
+    assert sizes == [3]  # distinct screens, screen_batch of them
+    with pytest.raises(ConfigError, match="screen_batch"):
+        _config(demos, screen_batch=0)
     with pytest.raises(ConfigError, match="suites ui, miniwob; got robot"):
         _config(demos, screen_suites=("robot",))
     train(_config(demos, steps=3, screen_labels=0.0), tmp_path / "n", until=1)
