@@ -10,7 +10,7 @@ multinomial logistic probe fitted on the first 80 % predicts the named colour an
 kind of the rest: held-out accuracy beside chance (the commonest class). The control row probes
 the mean colour of an 8 px box of pixels at the click (a colour it must tell). A model whose
 target features say neither cannot pick the target out by its name, however well it reads
-positions (`cell_probe.py`); `agent-sdk train --cell-words` is the fix. Prints a table and
+positions (`cell_probe.py`); `agent-sdk train --screen-labels` trains for it. Prints a table and
 writes ``benchmarks/out/target_probe.json``.
 """
 
