@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from agent_sdk.train.data import _CHUNK, PackedImages
+from envs.errors import EnvError
 from perception.preprocess import preprocess
 
 NOTHING = "(nothing)"
@@ -79,7 +80,11 @@ def _screens(
                 rng = np.random.default_rng([seed, i])
                 obs, _ = env.reset(seed=seed + i)
                 for _ in range(int(rng.integers(0, MAX_ORACLE_STEPS + 1))):
-                    obs, _, terminated, truncated, _ = env.step(env.unwrapped.oracle().to_json())
+                    try:
+                        action = env.unwrapped.oracle()
+                    except EnvError:  # e.g. a MiniWoB++ button wholly under another: as it is
+                        break
+                    obs, _, terminated, truncated, _ = env.step(action.to_json())
                     if terminated or truncated:
                         obs, _ = env.reset(seed=seed + i)
                         break

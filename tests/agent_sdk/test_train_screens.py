@@ -59,6 +59,22 @@ def test_screens_label_each_shapes_token_with_its_colour_and_kind() -> None:
         assert (targets[0, token, 0] == 1) == (token not in busy)  # NOTHING where no element
 
 
+def test_a_screen_whose_oracle_fails_is_kept_as_it_stands(monkeypatch: pytest.MonkeyPatch) -> None:
+    from envs.errors import EnvError
+    from envs.ui.env import UIEnv
+
+    def stuck(self: UIEnv) -> None:
+        raise EnvError("the target is covered")
+
+    monkeypatch.setattr(UIEnv, "oracle", stuck)
+    screens = screen_labels(SHAPES, 6, 320, 25, seed=11)  # each screen as reset shows it
+    env = gym.make(SHAPES[0])
+    for i in range(6):
+        env.reset(seed=11 + i)
+        listed = {w for e in env.unwrapped.elements() for w in e.words}
+        assert {screens.vocab[w] for _, w in screens.pairs[i].tolist()} <= listed
+
+
 def test_screen_label_loss_and_accuracy_by_hand() -> None:
     torch.manual_seed(0)
     head = torch.nn.Linear(3, 4)
