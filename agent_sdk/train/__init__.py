@@ -36,6 +36,7 @@ Each example is ``chat_prompt(step_prompt(...))`` with the image's tokens splice
 from agent_sdk.train.data import (
     CENTRED_HALF,
     GROUND_INSTRUCTION,
+    CopyText,
     Dataset,
     Grounding,
     PackedImages,
@@ -68,6 +69,7 @@ __all__ = [
     "RUN_RECORD",
     "SIZES",
     "STATE",
+    "CopyText",
     "Dataset",
     "Grounding",
     "ModelSize",

@@ -7,6 +7,7 @@ import itertools
 import math
 import operator
 import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -98,6 +99,8 @@ class Dataset:
     words: list[torch.Tensor] = field(default_factory=list)  # each instruction's token ids, once
     # per token id: ln(examples / examples whose instruction holds it), 0 for tokens in none
     word_idf: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
+    # each example's instruction and history (`CopyText` rewrites them); None for robot steps
+    steps: list[tuple[str, tuple[str, ...]] | None] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -189,12 +192,14 @@ def build_dataset(
     pixels = PackedImages(image_size)
     m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
     texts: list[tuple[str, str, int, int, str]] = []  # prompt, answer, width, height, instruction
+    steps: list[tuple[str, tuple[str, ...]] | None] = []
     while chunk := list(itertools.islice(stream, _CHUNK)):
         raw = preprocess([ex.image for ex in chunk], image_size, mean, std) * s + m  # to [0, 1]
         for image in np.rint(raw * 255).astype(np.uint8):
             pixels.append(image)
         texts += [(ex.prompt, ex.target, ex.image.shape[1], ex.image.shape[0], ex.instruction)
                   for ex in chunk]  # fmt: skip
+        steps += [None if ex.robot else (ex.instruction, ex.history) for ex in chunk]
     cache: dict[str, list[int]] = {}
     ids, lens, cells, ground_ids, ground_len, words = [], [], [], [], 0, []
     grid = math.isqrt(image_tokens)
@@ -221,7 +226,7 @@ def build_dataset(
     idf = torch.zeros(0) if df is None else torch.where(df > 0, (len(words) / df).log(), 0.0)
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [t[1] for t in texts], [(t[2], t[3]) for t in texts],
-                   ground_ids, ground_len, words, idf)  # fmt: skip
+                   ground_ids, ground_len, words, idf, steps)  # fmt: skip
 
 
 def collate(
@@ -230,12 +235,13 @@ def collate(
     pad_id: int,
     spotlight: Spotlight | None = None,
     grounding: Grounding | None = None,
+    copy_text: CopyText | None = None,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths,
     the target cells, the instructions' token ids (``words``, padded with -1) and their
     ``word_weights`` (`Dataset.word_idf`, 0 for padding);
-    ``grounding`` may ask pointing examples as grounding examples, and ``spotlight`` may make
-    the others easier."""
+    ``grounding`` may ask pointing examples as grounding examples, ``spotlight`` may make
+    the others easier, and ``copy_text`` may give typed text new letters."""
     seqs = [data.ids[i] for i in index]
     prompt_lens = [data.prompt_lens[i] for i in index]
     pixels = data.pixels[list(index)]  # decoded: a copy
@@ -247,6 +253,9 @@ def collate(
         lit = spotlight(data, i) if spotlight is not None else None
         if lit is not None:
             pixels[row] = lit
+        copied = copy_text(data, i) if copy_text is not None else None
+        if copied is not None:
+            seqs[row], prompt_lens[row] = copied
     lengths = [len(s) for s in seqs]
     ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)
     for row, seq in enumerate(seqs):
@@ -351,6 +360,70 @@ class Grounding:
         lit = Spotlight(1.0, self.rng, drag_end=False)(data, i)
         assert lit is not None  # the example has a point
         return data.ground_ids[i], data.ground_prompt_len, lit
+
+
+_TYPED = re.compile(r'type_text\("([^"\\]+)"\)')
+
+
+def typed_values(instruction: str, history: Sequence[str], answer: str) -> list[str]:
+    """The texts typed (``type_text``) in ``answer`` or ``history`` that the instruction
+    spells out as a word or words of its own, longest first."""
+    found = {v for text in (answer, *history) for v in _TYPED.findall(text)}
+    return sorted((v for v in found if _as_word(v).search(instruction)), key=len, reverse=True)
+
+
+def _as_word(value: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+
+
+def scramble(value: str, rng: np.random.Generator) -> str:
+    """``value`` with every letter and digit drawn anew (case and class kept: "Ann-3" may
+    become "Qzv-8"); other characters stay."""
+    out = []
+    for ch in value:
+        pool = (string.ascii_lowercase if ch.islower() else string.ascii_uppercase
+                if ch.isupper() else string.digits if ch.isdigit() else None)  # fmt: skip
+        out.append(ch if pool is None or not ch.isascii() else pool[int(rng.integers(len(pool)))])
+    return "".join(out)
+
+
+@dataclass
+class CopyText:
+    """With probability ``prob`` an example whose typed text the instruction spells out
+    ("Enter \"Agustina\" into the text field") gets new letters for that text everywhere it
+    occurs: the instruction, the previous actions and the answer (`scramble`), so the answer
+    must copy it from the prompt.
+
+    Trained on the data as it is, the small model typed names it had learnt (``Enter
+    \"Agustina\"...`` was answered ``type_text("Thaddeusmio")``): a few thousand typing
+    examples teach the data's names, not copying, and every MiniWoB++ typing task failed. The
+    rewritten prompt is tokenised anew (``tokenizer``, the image's tokens as `encode_example`
+    splices them); the image is left as it is."""
+
+    prob: float
+    rng: np.random.Generator
+    tokenizer: PreTrainedTokenizerFast
+    image_id: int
+    image_tokens: int
+
+    def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, int] | None:
+        """Example ``i`` with new typed text (ids, prompt length), or ``None`` (as it is)."""
+        step = data.steps[i] if data.steps else None
+        if step is None:
+            return None
+        instruction, history = step
+        values = typed_values(instruction, history, data.answers[i])
+        if not values or self.rng.random() >= self.prob:
+            return None
+        answer = data.answers[i]
+        for value in values:
+            new, word = scramble(value, self.rng), _as_word(value)
+            instruction = word.sub(new, instruction)
+            history = tuple(h.replace(f'"{value}"', f'"{new}"') for h in history)
+            answer = answer.replace(f'"{value}"', f'"{new}"')
+        seq, n = encode_example(self.tokenizer, step_prompt(instruction, history), answer,
+                                self.image_id, self.image_tokens)  # fmt: skip
+        return torch.tensor(seq), n
 
 
 # -- the loss -------------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train.data import (
     CENTRED_HALF,
     GROUND_INSTRUCTION,
+    CopyText,
     Grounding,
     Spotlight,
     answer_loss,
@@ -94,6 +95,7 @@ class TrainConfig:
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
     ground: float = 0.0  # chance a pointing example is asked as a grounding one (`data.Grounding`)
     ground_end: float | None = None  # the chance at the last step, linear from `ground`
+    copy_text: float = 0.0  # chance typed text gets new letters (`data.CopyText`)
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -139,7 +141,7 @@ class TrainConfig:
                      "screen_batch"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("spotlight", "spotlight_end", "ground", "ground_end"):
+        for name in ("spotlight", "spotlight_end", "ground", "ground_end", "copy_text"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} is a chance and must lie in [0, 1], got {value}")
@@ -258,6 +260,7 @@ class Trainer:
         image_size = self._image_size()
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
+        self.image_tokens = tokens
         self.data = build_dataset(self._examples(images=True), self.tokenizer,
                                   self.model.config.image_token_id, image_size, tokens,
                                   self.mean, self.std, ground=self._grounds())  # fmt: skip
@@ -400,12 +403,15 @@ class Trainer:
         rng = np.random.default_rng([c.seed, self.step])  # exact on resume
         spotlight = self._scheduled(c.spotlight, c.spotlight_end)
         ground = self._scheduled(c.ground, c.ground_end)
+        copy_text = CopyText(c.copy_text, rng, self.tokenizer, self.model.config.image_token_id,
+                             self.image_tokens)  # fmt: skip
         batch = collate(
             self.data,
             self.next_batch(),
             int(self.tokenizer.pad_token_id or 0),
             Spotlight(spotlight, rng, max_half=c.spotlight_max) if spotlight > 0 else None,
             Grounding(ground, rng) if ground > 0 else None,
+            copy_text if c.copy_text > 0 else None,
         )
         with self.autocast:
             loss, acc = answer_loss(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import re
 from collections import Counter
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from agent_sdk.train import (
     GROUND_INSTRUCTION,
     NUMBERS,
     SIZES,
+    CopyText,
     Dataset,
     Grounding,
     Spotlight,
@@ -39,6 +41,7 @@ from agent_sdk.train import (
     train,
     train_tokenizer,
 )
+from agent_sdk.train.data import scramble, typed_values
 from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.preprocess import preprocess
@@ -465,6 +468,60 @@ def test_ground_answer_clicks_the_first_point() -> None:
     assert ground_answer('point_target(642, 458, gripper="close")') == "click(642, 458)"
     assert ground_answer('type_text("hi")') is None
     assert ground_answer("done()") is None
+
+
+def test_scramble_keeps_case_and_class_and_typed_values_come_from_the_instruction() -> None:
+    rng = np.random.default_rng(0)
+    for value in ["Agustina", "yA", "Ann-3 b", "x9Z"]:
+        new = scramble(value, rng)
+        assert len(new) == len(value) and new != value
+        for a, b in zip(value, new, strict=True):
+            assert (a.islower(), a.isupper(), a.isdigit()) == (
+                b.islower(),
+                b.isupper(),
+                b.isdigit(),
+            )
+            assert a.isalnum() or a == b
+    login = (
+        'Enter the username "karrie" and the password "AU" into the text fields and press login.'
+    )
+    assert typed_values(login, ('type_text("karrie")',), 'type_text("AU")') == ["karrie", "AU"]
+    assert typed_values("Select Alexa from the list.", (), 'type_text("Alexa")') == ["Alexa"]
+    assert typed_values('Type "cat" here', (), 'type_text("ca")') == []  # not a word of it
+    assert typed_values('Type "cat" here', (), "click(1, 2)") == []
+
+
+def test_copy_text_gives_typed_text_new_letters_everywhere(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, copy_text=1.0), tmp_path)
+    ds, tok = trainer.data, trainer.tokenizer
+    copy = CopyText(1.0, np.random.default_rng(0), tok, trainer.model.config.image_token_id,
+                    trainer.image_tokens)  # fmt: skip
+    typing = [i for i in range(len(ds)) if ds.answers[i].startswith("type_text")]
+    after = [i for i in range(len(ds)) if not ds.answers[i].startswith("type_text")
+             and typed_values(*ds.steps[i], ds.answers[i])]  # fmt: skip
+    assert typing and after
+    batch = collate(ds, typing + after, tok.pad_token_id, copy_text=copy)
+    for row, i in enumerate(typing + after):
+        instruction, history = ds.steps[i]
+        n = int(batch["prompt_lens"][row])
+        prompt = tok.decode(batch["ids"][row, :n])
+        answer = tok.decode(batch["ids"][row][batch["labels"][row]]).removesuffix("<|im_end|>")
+        (value,) = typed_values(instruction, history, ds.answers[i])
+        if i in typing:
+            (new,) = re.findall(r'type_text\("(.*)"\)', answer)
+        else:
+            assert answer == ds.answers[i]  # a click after typing stays as it was
+            typed = re.findall(r'type_text\("([^"]*)"\)', prompt)
+            (new,) = [t for t in typed if t != "..."]  # the action format's example left out
+            assert f'type_text("{value}")' not in prompt  # the history's typing rewritten
+        assert len(new) == len(value) and new != value
+        assert f"Task: {instruction.replace(value, new)}" in prompt
+    plain = collate(ds, typing + after, tok.pad_token_id)
+    never = CopyText(0.0, np.random.default_rng(0), tok, 1, trainer.image_tokens)
+    again = collate(ds, typing + after, tok.pad_token_id, copy_text=never)
+    assert torch.equal(again["ids"], plain["ids"])
+    with pytest.raises(ConfigError, match="copy_text"):
+        _config(data, copy_text=1.5)
 
 
 def test_grounding_asks_pointing_examples_on_their_spotlit_image(
