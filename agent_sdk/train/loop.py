@@ -86,7 +86,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
-    screen_labels: float = 0.0  # weight of the GUI screens' dense label loss (`screens`)
+    screen_labels: float = 0.0  # weight of the screens' dense label loss (`train.screens`)
     screen_count: int = 4000  # labelled screens rendered for it
     screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
     screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
@@ -247,7 +247,7 @@ class Trainer:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
         self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
-        self.label_accuracy: list[float] = []  # the screen-label head's, since the last log
+        self.label_window: list[tuple[float, float]] = []  # screen labels' accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
@@ -432,7 +432,7 @@ class Trainer:
 
     def _screen_loss(self, index: list[int]) -> torch.Tensor:
         """`screen_label_loss` on the labelled screens ``index`` (``screen_batch`` a step); the
-        head's word accuracy on them goes to ``label_accuracy``."""
+        head's word accuracy on them and the loss go to ``label_window``."""
         assert self.screens is not None and self.label_head is not None
         m = torch.tensor(self.mean, device=self.device)[:, None, None]
         s = torch.tensor(self.std, device=self.device)[:, None, None]
@@ -441,9 +441,11 @@ class Trainer:
             pixels = pixels.contiguous(memory_format=torch.channels_last)
         feats = self.model.model.get_image_features(pixel_values=pixels).pooler_output
         targets = self.screens.targets(index).to(self.device)
+        loss = screen_label_loss(feats, self.label_head, targets)
         with torch.no_grad():
-            self.label_accuracy.append(label_accuracy(self.label_head(feats.float()), targets))
-        return screen_label_loss(feats, self.label_head, targets)
+            accuracy = label_accuracy(self.label_head(feats.float()), targets)
+        self.label_window.append((accuracy, float(loss.detach())))
+        return loss
 
     def _scheduled(self, start: float, end: float | None) -> float:
         """A chance at this step: linear from ``start`` to ``end`` (None: constant)."""
@@ -577,10 +579,10 @@ def train(
             rate = len(window) * config.batch_size / elapsed
             lr = trainer.scheduler.get_last_lr()[0]
             trainer.record["loss_curve"].append([step, loss, acc, lr, rate])
-            if trainer.label_accuracy:
-                label_acc = float(np.nanmean(trainer.label_accuracy))
-                trainer.record["screen_label_curve"].append([step, label_acc])
-                trainer.label_accuracy = []
+            if trainer.label_window:  # [step, label accuracy, label loss]
+                means = np.nanmean(np.array(trainer.label_window), axis=0).tolist()
+                trainer.record["screen_label_curve"].append([step, *means])
+                trainer.label_window = []
             if progress is not None:
                 progress(Progress(step, config.steps, loss, acc, rate, lr, trainer.record["evals"]))
             window, start = [], time.perf_counter()

@@ -108,6 +108,10 @@ def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> 
     assert loss() < 0.6 * before
     record = train(_config(demos, steps=2), tmp_path / "r")
     assert [r[0] for r in record["screen_label_curve"]] == [1, 2]
+    for (_, total, *_), (_, accuracy, label_loss) in zip(
+        record["loss_curve"], record["screen_label_curve"], strict=True
+    ):  # the loss curve's total holds the label loss (weight 1) and the answers'
+        assert 0.0 <= accuracy <= 1.0 and 0.0 < label_loss < total
     with pytest.raises(ConfigError, match="screen_labels"):
         _config(demos, screen_labels=-1.0)
     with pytest.raises(ConfigError, match="LoRA"):
