@@ -164,9 +164,13 @@ def target_cell(answer: str, width: int, height: int, grid: int) -> int:
     """Index of the image token (row-major in a ``grid x grid`` raster of the padded, square
     model image) under the first point of ``answer``, or -1 when it has none."""
     point = first_point(answer, width, height)
-    if point is None:
-        return -1
-    col, row = (min(max(math.floor(v * grid), 0), grid - 1) for v in point)
+    return -1 if point is None else grid_cell(*point, grid)
+
+
+def grid_cell(fx: float, fy: float, grid: int) -> int:
+    """Index of the image token (row-major, ``grid x grid``) over the point ``(fx, fy)`` of the
+    square model image, as fractions of its side (clamped to the image)."""
+    col, row = (min(max(math.floor(v * grid), 0), grid - 1) for v in (fx, fy))
     return row * grid + col
 
 

@@ -21,7 +21,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agent_sdk.train.data import _CHUNK, PackedImages
+from agent_sdk.train.data import _CHUNK, PackedImages, grid_cell
 from envs.errors import EnvError
 from perception.preprocess import preprocess
 
@@ -61,9 +61,7 @@ def token_of(x: float, y: float, width: int, height: int, grid: int) -> int:
     """The image token (row-major, ``grid x grid``) over screen pixel ``(x, y)`` of a
     ``width x height`` screen, padded to a square as the model sees it."""
     side = max(width, height)
-    fx, fy = (x + (side - width) / 2) / side, (y + (side - height) / 2) / side
-    col, row = (min(max(math.floor(v * grid), 0), grid - 1) for v in (fx, fy))
-    return row * grid + col
+    return grid_cell((x + (side - width) / 2) / side, (y + (side - height) / 2) / side, grid)
 
 
 def _screens(
