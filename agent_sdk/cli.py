@@ -550,8 +550,8 @@ def train(
         float,
         typer.Option(
             min=0.0,
-            help="weight of the loss teaching the image features the words of the GUI elements "
-            "under them (rendered GUI-suite screens)",
+            help="weight of the loss teaching the image features the words of the elements "
+            "under them (rendered screens of --screen-suite)",
         ),
     ] = 0.0,
     screen_count: Annotated[
@@ -562,7 +562,9 @@ def train(
     ] = 8,
     screen_suite: Annotated[
         list[str] | None,
-        typer.Option(help="suite whose screens --screen-labels renders: ui (default), miniwob"),
+        typer.Option(
+            help="suite whose screens --screen-labels renders: ui (default), miniwob; repeat"
+        ),
     ] = None,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
