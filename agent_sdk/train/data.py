@@ -8,7 +8,7 @@ import math
 import operator
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -17,6 +17,9 @@ from PIL import Image
 from transformers import FastVlmForConditionalGeneration, PreTrainedTokenizerFast
 from transformers.models.qwen2.modeling_qwen2 import rotate_half
 
+from actions.errors import ParseError
+from actions.parse import parse_action
+from actions.schema import TypeText
 from agent_sdk.collect import Example
 from agent_sdk.prompting import step_prompt
 from perception.preprocess import preprocess
@@ -366,18 +369,34 @@ class Grounding:
         return data.ground_ids[i], data.ground_prompt_len, lit
 
 
-_TYPED = re.compile(r'type_text\("([^"\\]+)"\)')
+def _typed(action_text: str) -> str | None:
+    """The text a ``type_text`` action (SDK text) types; None for any other action."""
+    try:
+        action = parse_action(action_text)
+    except ParseError:
+        return None
+    return action.text if isinstance(action, TypeText) else None
 
 
 def typed_values(instruction: str, history: Sequence[str], answer: str) -> list[str]:
     """The texts typed (``type_text``) in ``answer`` or ``history`` that the instruction
     spells out as a word or words of its own, longest first."""
-    found = {v for text in (answer, *history) for v in _TYPED.findall(text)}
+    found = {v for v in map(_typed, (answer, *history)) if v}
     return sorted((v for v in found if _as_word(v).search(instruction)), key=len, reverse=True)
 
 
 def _as_word(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
+
+
+def _literally(text: str) -> Callable[[re.Match[str]], str]:
+    """A replacement for ``re.sub`` that puts ``text`` as it is (no backslash escapes)."""
+    return lambda _: text
+
+
+def _retyped(action_text: str, value: str, new: str) -> str:
+    """``action_text`` typing ``new`` if it typed ``value``, else as it is."""
+    return TypeText(text=new).to_text() if _typed(action_text) == value else action_text
 
 
 def scramble(value: str, rng: np.random.Generator) -> str:
@@ -413,18 +432,17 @@ class CopyText:
     def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, int] | None:
         """Example ``i`` with new typed text (ids, prompt length), or ``None`` (as it is)."""
         step = data.steps[i] if data.steps else None
-        if step is None:
+        if step is None or self.rng.random() >= self.prob:
             return None
-        instruction, history = step
-        values = typed_values(instruction, history, data.answers[i])
-        if not values or self.rng.random() >= self.prob:
+        (instruction, history), answer = step, data.answers[i]
+        values = typed_values(instruction, history, answer)
+        if not values:
             return None
-        answer = data.answers[i]
         for value in values:
-            new, word = scramble(value, self.rng), _as_word(value)
-            instruction = word.sub(new, instruction)
-            history = tuple(h.replace(f'"{value}"', f'"{new}"') for h in history)
-            answer = answer.replace(f'"{value}"', f'"{new}"')
+            new = scramble(value, self.rng)
+            instruction = _as_word(value).sub(_literally(new), instruction)
+            history = tuple(_retyped(h, value, new) for h in history)
+            answer = _retyped(answer, value, new)
         seq, n = encode_example(self.tokenizer, step_prompt(instruction, history), answer,
                                 self.image_id, self.image_tokens)  # fmt: skip
         return torch.tensor(seq), n

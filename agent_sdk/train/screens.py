@@ -16,12 +16,13 @@ import collections
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 
-from agent_sdk.train.data import _CHUNK, PackedImages, grid_cell
+from agent_sdk.train.data import PackedImages, grid_cell
 from envs.errors import EnvError
 from perception.preprocess import preprocess
 
@@ -64,33 +65,42 @@ def token_of(x: float, y: float, width: int, height: int, grid: int) -> int:
     return grid_cell((x + (side - width) / 2) / side, (y + (side - height) / 2) / side, grid)
 
 
+def _shown(env: gym.Env, seed: int, rng: np.random.Generator) -> dict[str, Any]:
+    """The observation after a reset at ``seed`` and 0 to `MAX_ORACLE_STEPS` oracle steps (a
+    screen whose oracle cannot act, or whose episode ends, is taken as it stands or anew)."""
+    obs, _ = env.reset(seed=seed)
+    for _ in range(int(rng.integers(0, MAX_ORACLE_STEPS + 1))):
+        try:
+            action = env.unwrapped.oracle()
+        except EnvError:  # e.g. a MiniWoB++ button wholly under another
+            break
+        obs, _, terminated, truncated, _ = env.step(action.to_json())
+        if terminated or truncated:
+            obs, _ = env.reset(seed=seed)
+            break
+    return obs
+
+
 def _screens(
-    env_ids: Sequence[str], count: int, seed: int
-) -> list[tuple[np.ndarray, list[tuple[float, float, list[str]]]]]:
-    """``count`` screens shared out over ``env_ids`` (screen ``i`` from env ``i % len``, made
-    one at a time: a MiniWoB++ env holds a browser): each image, its elements' centres and
+    env_ids: Sequence[str], count: int, seed: int, image_size: int, grid: int
+) -> tuple[PackedImages, list[list[tuple[int, list[str]]]]]:
+    """``count`` screens shared out over ``env_ids``, env by env (one at a time: a MiniWoB++ env
+    holds a browser; screen ``i`` from env ``i % len`` at seed ``seed + i``): the images as the
+    model sees them, packed as they come, and per screen each element's image token and
     words."""
-    out: dict[int, tuple[np.ndarray, list[tuple[float, float, list[str]]]]] = {}
+    pixels, labels = PackedImages(image_size), []
     for k, env_id in enumerate(env_ids):
         env = gym.make(env_id)
         try:
             for i in range(k, count, len(env_ids)):
-                rng = np.random.default_rng([seed, i])
-                obs, _ = env.reset(seed=seed + i)
-                for _ in range(int(rng.integers(0, MAX_ORACLE_STEPS + 1))):
-                    try:
-                        action = env.unwrapped.oracle()
-                    except EnvError:  # e.g. a MiniWoB++ button wholly under another: as it is
-                        break
-                    obs, _, terminated, truncated, _ = env.step(action.to_json())
-                    if terminated or truncated:
-                        obs, _ = env.reset(seed=seed + i)
-                        break
-                elements = [(*e.center, e.words) for e in env.unwrapped.elements()]
-                out[i] = (np.asarray(obs["image"]), elements)
+                image = np.asarray(_shown(env, seed + i, np.random.default_rng([seed, i]))["image"])
+                pixels.append(np.rint(preprocess([image], image_size)[0] * 255).astype(np.uint8))
+                height, width = image.shape[:2]
+                labels.append([(token_of(*e.center, width, height, grid), e.words)
+                               for e in env.unwrapped.elements()])  # fmt: skip
         finally:
             env.close()
-    return [out[i] for i in range(count)]
+    return pixels, labels
 
 
 def screen_labels(
@@ -98,25 +108,17 @@ def screen_labels(
     min_count: int = 3, max_vocab: int = 1024,
 ) -> ScreenLabels:  # fmt: skip
     """Render ``count`` labelled screens of ``env_ids`` (envs with ``elements()``: the GUI
-    suite, MiniWoB++; deterministic by ``seed``); the vocabulary is every word seen at least
-    ``min_count`` times, the most common first, at most ``max_vocab`` with `NOTHING`."""
-    screens = _screens(env_ids, count, seed)
-    counts = collections.Counter(w for _, els in screens for *_, words in els for w in words)
+    suite, MiniWoB++; deterministic by ``seed``, stored env by env); the vocabulary is every
+    word seen at least ``min_count`` times, the most common first, at most ``max_vocab`` with
+    `NOTHING`."""
+    pixels, labels = _screens(env_ids, count, seed, image_size, math.isqrt(tokens))
+    counts = collections.Counter(w for screen in labels for _, words in screen for w in words)
     kept = [w for w, n in counts.most_common(max_vocab - 1) if n >= min_count]
     vocab = [NOTHING, *kept]
     index = {w: i for i, w in enumerate(vocab)}
-    grid = math.isqrt(tokens)
-    pixels, pairs = PackedImages(image_size), []
-    for start in range(0, len(screens), _CHUNK):
-        chunk = screens[start : start + _CHUNK]
-        raw = preprocess([image for image, _ in chunk], image_size)  # [0, 1]
-        for image in np.rint(raw * 255).astype(np.uint8):
-            pixels.append(image)
-        for image, elements in chunk:
-            height, width = image.shape[:2]
-            found = {(token_of(x, y, width, height, grid), index[w])
-                     for x, y, words in elements for w in words if w in index}  # fmt: skip
-            pairs.append(torch.tensor(sorted(found), dtype=torch.long).reshape(-1, 2))
+    pairs = [torch.tensor(sorted({(t, index[w]) for t, words in screen for w in words
+                                  if w in index}), dtype=torch.long).reshape(-1, 2)
+             for screen in labels]  # fmt: skip
     return ScreenLabels(pixels, pairs, vocab, tokens)
 
 

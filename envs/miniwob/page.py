@@ -115,7 +115,8 @@ class Page:
         for el in self.dom:
             role = _role(el)
             text = el.text if el.tag != "select" else str(el.value or "")
-            visible = el.width > 0 and el.height > 0 and el.left < WIDTH and el.top < HEIGHT
+            visible = (el.width > 0 and el.height > 0 and el.left < WIDTH and el.top < HEIGHT
+                       and el.left + el.width > 0 and el.top + el.height > 0)  # fmt: skip
             if role is not None and visible and (text or role != "text"):
                 out.append(Element(el.left, el.top, el.width, el.height, role, text))
         return out

@@ -75,8 +75,8 @@ def _boxes(w: Widget, style: Style) -> Iterator[tuple[Rect, str, str]]:
             yield (title, "menu", menu.label)
     elif isinstance(w, MenuPopup):
         for i, item in enumerate(w.items):
-            yield (w.row_rect(i, style), "submenu" if item.items else "menu item",
-                          item.label)  # fmt: skip
+            role = "submenu" if item.items else "menu item"
+            yield w.row_rect(i, style), role, item.label
     elif isinstance(w, TabBar):
         for i, (label, tab) in enumerate(zip(w.labels, w.tabs, strict=True)):
             yield (tab, "active tab" if i == w.active else "tab", label)
@@ -85,8 +85,8 @@ def _boxes(w: Widget, style: Style) -> Iterator[tuple[Rect, str, str]]:
         yield (w.close_box(style), "close", "")
         top = w.title_bar(style).bottom + 2 * style.pad  # as Dialog.draw lays the lines out
         for i, line in enumerate(w.lines):
-            width = text_size(line, style.font)[0]
-            yield (Rect(w.rect.x + 2 * style.pad, top + i * style.line_h, width,
-                               style.line_h), "text", line)  # fmt: skip
+            box = Rect(w.rect.x + 2 * style.pad, top + i * style.line_h,
+                       text_size(line, style.font)[0], style.line_h)  # fmt: skip
+            yield box, "text", line
         for button in w.buttons:
             yield from _boxes(button, style)

@@ -15,6 +15,7 @@ import torch
 from safetensors.torch import load_file
 
 from actions.parse import parse_action
+from actions.schema import TypeText
 from agent_sdk.collect import CollectConfig, Example, collect, read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import read_episodes
@@ -489,6 +490,8 @@ def test_scramble_keeps_case_and_class_and_typed_values_come_from_the_instructio
     assert typed_values("Select Alexa from the list.", (), 'type_text("Alexa")') == ["Alexa"]
     assert typed_values('Type "cat" here', (), 'type_text("ca")') == []  # not a word of it
     assert typed_values('Type "cat" here', (), "click(1, 2)") == []
+    quoted = TypeText(text='say "hi"').to_text()  # escaped quotes: the project's parser reads it
+    assert typed_values('Type say "hi" now', (quoted,), "key('enter')") == ['say "hi"']
 
 
 def test_copy_text_gives_typed_text_new_letters_everywhere(data: Path, tmp_path: Path) -> None:

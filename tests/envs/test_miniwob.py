@@ -177,6 +177,7 @@ def test_page_elements_name_controls_and_text_runs() -> None:
         el(7, "button", "Submit"),
         el(8, "select", value="Aurora"),
         el(9, "span", "gone", box=(170, 60, 20, 10)),  # right of the task area
+        el(11, "span", "gone", box=(-30, 60, 20, 10)),  # left of it
         el(10, "span", "", box=(2, 60, 0, 0)),
     )
     got = [(e.role, e.text, e.x) for e in Page("x", {}, dom).elements()]
