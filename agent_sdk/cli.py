@@ -593,6 +593,13 @@ def train(
             min=0.0, max=1.0, help="chance typed text gets new letters (the answer must copy it)"
         ),
     ] = 0.0,
+    copy_batch: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="typing examples added to each step, all with new letters (a copying drill)",
+        ),
+    ] = 0,
     seed: Annotated[int, typer.Option()] = 0,
     precision: Annotated[str, typer.Option(help="auto (bf16 on CUDA), fp32 or bf16")] = "auto",
     channels_last: Annotated[bool, typer.Option(help="channels_last vision tower")] = True,
@@ -623,6 +630,7 @@ def train(
             screen_suites=tuple(screen_suite or ("ui",)),
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end, copy_text=copy_text,
+            copy_batch=copy_batch,
             precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,

@@ -385,6 +385,13 @@ def typed_values(instruction: str, history: Sequence[str], answer: str) -> list[
     return sorted((v for v in found if _as_word(v).search(instruction)), key=len, reverse=True)
 
 
+def copies(data: Dataset) -> list[int]:
+    """The examples whose answer types a text that their instruction spells out (those a
+    `CopyText` rewrite makes copy it): what ``--copy-batch`` drills."""
+    return [i for i, step in enumerate(data.steps)
+            if step is not None and _typed(data.answers[i]) in typed_values(*step, data.answers[i])]  # fmt: skip
+
+
 def _as_word(value: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(value)}(?!\w)")
 

@@ -31,6 +31,7 @@ from agent_sdk.train.data import (
     answer_loss,
     build_dataset,
     collate,
+    copies,
 )
 from agent_sdk.train.model import (
     SIZES,
@@ -63,7 +64,7 @@ STATE = "train_state/state.pt"
 RUN_RECORD = "run.json"
 LABELLED_SUITES = ("ui", "miniwob")
 """Suites whose envs list their screens' elements (``elements()``) for ``screen_labels``."""
-RECORD_CURVES = ("loss_curve", "screen_label_curve", "evals", "resumed_at")
+RECORD_CURVES = ("loss_curve", "screen_label_curve", "copy_curve", "evals", "resumed_at")
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -96,6 +97,7 @@ class TrainConfig:
     ground: float = 0.0  # chance a pointing example is asked as a grounding one (`data.Grounding`)
     ground_end: float | None = None  # the chance at the last step, linear from `ground`
     copy_text: float = 0.0  # chance typed text gets new letters (`data.CopyText`)
+    copy_batch: int = 0  # typing examples added to each step, all with new letters (`data.copies`)
     seed: int = 0
     precision: Literal["auto", "fp32", "bf16"] = "auto"  # bf16 autocast; auto: on CUDA only
     channels_last: bool = True  # the vision tower's memory format (1.2x on the CPU)
@@ -137,6 +139,8 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
+        if self.copy_batch < 0:
+            raise ConfigError(f"copy_batch is a count of examples (0: off), got {self.copy_batch}")
         for name in ("steps", "batch_size", "save_every", "log_every", "screen_count",
                      "screen_batch"):  # fmt: skip
             if getattr(self, name) < 1:
@@ -248,6 +252,7 @@ class Trainer:
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
         self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
         self.label_window: list[tuple[float, float]] = []  # screen labels' accuracy, loss
+        self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
@@ -267,6 +272,11 @@ class Trainer:
         if config.init is None and payload is None:
             self._calibrate()
         self.screens, self.label_head = self._screen_labels(image_size, tokens)
+        self.copies = copies(self.data) if config.copy_batch else []
+        if config.copy_batch and not self.copies:
+            raise ConfigError(f"--copy-batch drills answers that type a text the instruction "
+                              f"spells out; {', '.join(config.data)} hold none: collect typing "
+                              f"tasks (enter-text, fill-form, login-user) or drop it")  # fmt: skip
         self.optimizer, self.scheduler = self._optimizer()
         self.step, self.epoch, self.index = 0, 0, 0
         if payload is not None:
@@ -422,6 +432,8 @@ class Trainer:
                 size = min(c.screen_batch, len(self.screens))
                 pick = rng.choice(len(self.screens), size, replace=False)
                 loss = loss + c.screen_labels * self._screen_loss(pick.tolist())
+            if c.copy_batch:
+                loss = loss + self._copy_loss(rng)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self._trained(), self.config.grad_clip)
         self.optimizer.step()
@@ -445,6 +457,20 @@ class Trainer:
         with torch.no_grad():
             accuracy = label_accuracy(self.label_head(feats.float()), targets)
         self.label_window.append((accuracy, float(loss.detach())))
+        return loss
+
+    def _copy_loss(self, rng: np.random.Generator) -> torch.Tensor:
+        """`answer_loss` on ``copy_batch`` typing examples (`copies`), every one with new letters
+        (`CopyText`), so each step asks the answer to copy text from the prompt; its token
+        accuracy and loss go to ``copy_window``."""
+        c = self.config
+        pick = rng.choice(self.copies, min(c.copy_batch, len(self.copies)), replace=False)
+        rewrite = CopyText(1.0, rng, self.tokenizer, self.model.config.image_token_id,
+                           self.image_tokens)  # fmt: skip
+        batch = collate(self.data, pick.tolist(), int(self.tokenizer.pad_token_id or 0),
+                        copy_text=rewrite)  # fmt: skip
+        loss, accuracy = answer_loss(self.model, batch, self.mean, self.std, c.channels_last)
+        self.copy_window.append((float(accuracy), float(loss.detach())))
         return loss
 
     def _scheduled(self, start: float, end: float | None) -> float:
@@ -520,7 +546,7 @@ class Trainer:
         if record_path.is_file():
             old = json.loads(record_path.read_text())
             self.record = {k: old.get(k, []) for k in RECORD_CURVES}
-        for key in ("loss_curve", "screen_label_curve"):
+        for key in ("loss_curve", "screen_label_curve", "copy_curve"):
             self.record[key] = [r for r in self.record[key] if r[0] <= self.step]
         self.record["resumed_at"].append(self.step)
 
@@ -583,6 +609,10 @@ def train(
                 means = np.nanmean(np.array(trainer.label_window), axis=0).tolist()
                 trainer.record["screen_label_curve"].append([step, *means])
                 trainer.label_window = []
+            if trainer.copy_window:  # [step, copy token accuracy, copy loss]
+                means = np.mean(np.array(trainer.copy_window), axis=0).tolist()
+                trainer.record["copy_curve"].append([step, *means])
+                trainer.copy_window = []
             if progress is not None:
                 progress(Progress(step, config.steps, loss, acc, rate, lr, trainer.record["evals"]))
             window, start = [], time.perf_counter()

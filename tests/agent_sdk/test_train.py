@@ -34,6 +34,7 @@ from agent_sdk.train import (
     answer_loss,
     cell_words_loss,
     collate,
+    copies,
     encode_example,
     ground_answer,
     lr_factor,
@@ -42,7 +43,8 @@ from agent_sdk.train import (
     train,
     train_tokenizer,
 )
-from agent_sdk.train.data import scramble, typed_values
+from agent_sdk.train import loop
+from agent_sdk.train.data import _typed, scramble, typed_values
 from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.preprocess import preprocess
@@ -527,6 +529,40 @@ def test_copy_text_gives_typed_text_new_letters_everywhere(data: Path, tmp_path:
         _config(data, copy_text=1.5)
 
 
+def test_copy_batch_drills_typing_answers_with_new_letters(data: Path, tmp_path: Path) -> None:
+    trainer = Trainer(_config(data, copy_batch=3), tmp_path)
+    ds = trainer.data
+    typing = [i for i in range(len(ds)) if ds.answers[i].startswith("type_text")]
+    assert trainer.copies == copies(ds) == typing  # the demos type only what they are told
+    seen: list[dict[str, torch.Tensor]] = []
+    real_collate = loop.collate
+
+    def spy(*args: object, **kwargs: object) -> dict[str, torch.Tensor]:
+        batch = real_collate(*args, **kwargs)  # type: ignore[arg-type]
+        seen.append(batch)
+        return batch
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loop, "collate", spy)
+        trainer.train_step()
+    main, drill = seen
+    assert main["ids"].shape[0] == 4 and drill["ids"].shape[0] == 3
+    tok = trainer.tokenizer
+    for row in range(3):
+        answer = tok.decode(drill["ids"][row][drill["labels"][row]])
+        (new,) = re.findall(r'type_text\("(.*)"\)', answer)
+        prompt = tok.decode(drill["ids"][row, : int(drill["prompt_lens"][row])])
+        assert f'"{new}"' in prompt.split("Previous actions:")[0]  # the task spells it
+        assert all(new != _typed(ds.answers[i]) for i in typing)  # not the data's text
+    record = train(_config(data, copy_batch=2, steps=3), tmp_path / "run")
+    assert [r[0] for r in record["copy_curve"]] == [1, 2, 3]
+    assert all(0 <= acc <= 1 and loss > 0 for _, acc, loss in record["copy_curve"])
+    with pytest.raises(ConfigError, match="copy_batch"):
+        _config(data, copy_batch=-1)
+    with pytest.raises(ConfigError, match="hold none"):  # the first examples click a button
+        Trainer(_config(data, copy_batch=2, max_examples=3), tmp_path / "none")
+
+
 def test_grounding_asks_pointing_examples_on_their_spotlit_image(
     data: Path, tmp_path: Path
 ) -> None:
@@ -578,7 +614,7 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
     extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0,
               "ground": 0.5, "ground_end": 0.1, "screen_labels": 0.5,
-              "screen_count": 6}  # resumed exactly too  # fmt: skip
+              "screen_count": 6, "copy_batch": 2}  # resumed exactly too  # fmt: skip
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
     resumed = train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", resume=True)
@@ -593,6 +629,7 @@ def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None
     assert resumed["resumed_at"] == [2]
     assert [r[0] for r in resumed["loss_curve"]] == [1, 2, 3, 4]
     assert [r[0] for r in resumed["screen_label_curve"]] == [1, 2, 3, 4]
+    assert [r[0] for r in resumed["copy_curve"]] == [1, 2, 3, 4]
     torch.testing.assert_close(resumed["loss_curve"][-1][1], straight["loss_curve"][-1][1])
     with pytest.raises(ConfigError, match="--resume"):
         train(_config(data), tmp_path / "a")
