@@ -385,11 +385,18 @@ def typed_values(instruction: str, history: Sequence[str], answer: str) -> list[
     return sorted((v for v in found if _as_word(v).search(instruction)), key=len, reverse=True)
 
 
+def copied_text(instruction: str, history: Sequence[str], answer: str) -> str | None:
+    """The text ``answer`` types when the instruction spells it out (the answer copies it from
+    the prompt), else None."""
+    typed = _typed(answer)
+    return typed if typed is not None and typed in typed_values(instruction, history, answer) else None
+
+
 def copies(data: Dataset) -> list[int]:
-    """The examples whose answer types a text that their instruction spells out (those a
-    `CopyText` rewrite makes copy it): what ``--copy-batch`` drills."""
+    """The examples whose answer copies typed text from the instruction (`copied_text`; those a
+    `CopyText` rewrite makes copy new letters): what ``--copy-batch`` drills."""
     return [i for i, step in enumerate(data.steps)
-            if step is not None and _typed(data.answers[i]) in typed_values(*step, data.answers[i])]  # fmt: skip
+            if step is not None and copied_text(*step, data.answers[i]) is not None]  # fmt: skip
 
 
 def _as_word(value: str) -> re.Pattern[str]:
