@@ -389,7 +389,7 @@ def copied_text(instruction: str, history: Sequence[str], answer: str) -> str | 
     """The text ``answer`` types when the instruction spells it out (the answer copies it from
     the prompt), else None."""
     typed = _typed(answer)
-    return typed if typed is not None and typed in typed_values(instruction, history, answer) else None
+    return typed if typed in typed_values(instruction, history, answer) else None
 
 
 def copies(data: Dataset) -> list[int]:

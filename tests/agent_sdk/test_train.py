@@ -37,14 +37,14 @@ from agent_sdk.train import (
     copies,
     encode_example,
     ground_answer,
+    loop,
     lr_factor,
     pointer_loss,
     target_cell,
     train,
     train_tokenizer,
 )
-from agent_sdk.train import loop
-from agent_sdk.train.data import _typed, scramble, typed_values
+from agent_sdk.train.data import scramble, typed_values
 from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.preprocess import preprocess
@@ -553,7 +553,7 @@ def test_copy_batch_drills_typing_answers_with_new_letters(data: Path, tmp_path:
         (new,) = re.findall(r'type_text\("(.*)"\)', answer)
         prompt = tok.decode(drill["ids"][row, : int(drill["prompt_lens"][row])])
         assert f'"{new}"' in prompt.split("Previous actions:")[0]  # the task spells it
-        assert all(new != _typed(ds.answers[i]) for i in typing)  # not the data's text
+        assert new not in {parse_action(ds.answers[i]).text for i in typing}  # not the data's
     record = train(_config(data, copy_batch=2, steps=3), tmp_path / "run")
     assert [r[0] for r in record["copy_curve"]] == [1, 2, 3]
     assert all(0 <= acc <= 1 and loss > 0 for _, acc, loss in record["copy_curve"])
