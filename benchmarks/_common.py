@@ -205,3 +205,21 @@ def add_example_args(parser: Any, examples: int, spotlight: bool = True) -> None
     parser.add_argument("--threads", type=int, default=1)
     if spotlight:
         parser.add_argument("--spotlight", action="store_true", help="spotlit images (easy case)")
+
+
+def episode_model(parser: Any) -> tuple[Any, Any, Any]:
+    """Parse the options the episode benchmarks share (``--model``, ``--episodes``,
+    ``--threads``, with any the caller added) and load that model on the CPU: the parsed
+    arguments, the model folder and the backend."""
+    import torch
+
+    from perception import load_vlm
+    from perception.zoo import model_or_default
+
+    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--episodes", type=int, default=10, help="seeds per task, from 0")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = model_or_default(args.model)
+    return args, model, load_vlm(model, device="cpu")

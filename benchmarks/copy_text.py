@@ -20,8 +20,7 @@ from collections import Counter
 
 import gymnasium as gym
 import numpy as np
-import torch
-from _common import print_table, write_json
+from _common import episode_model, print_table, write_json
 
 from actions.errors import ParseError
 from actions.parse import parse_action
@@ -30,8 +29,6 @@ from agent_sdk.collect import episode_examples
 from agent_sdk.train import copied_text
 from agent_sdk.train.data import typed_values
 from envs.errors import EnvError
-from perception import load_vlm
-from perception.zoo import model_or_default
 
 ENVS = (
     "agent_sdk/ui-enter-text-v0",
@@ -61,14 +58,8 @@ def score(answer: str, instruction: str, history: tuple[str, ...], text: str) ->
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
-    parser.add_argument("--episodes", type=int, default=10, help="seeds per task, from 0")
     parser.add_argument("--env", action="append", default=None, help="env id (repeat)")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    model = model_or_default(args.model)
-    vlm = load_vlm(model, device="cpu")
+    args, model, vlm = episode_model(parser)
     per_task: dict[str, Counter[str]] = {}
     chars: dict[str, list[float]] = {}
     samples: dict[str, list[list[str]]] = {}

@@ -19,8 +19,7 @@ import argparse
 from collections import Counter
 
 import gymnasium as gym
-import torch
-from _common import print_table, write_json
+from _common import episode_model, print_table, write_json
 
 import envs
 from actions.errors import ParseError
@@ -28,8 +27,6 @@ from actions.parse import parse_action
 from actions.schema import Click
 from agent_sdk.prompting import step_prompt
 from envs.contract import Element
-from perception import load_vlm
-from perception.zoo import model_or_default
 
 KINDS = ("target", "other", "nothing", "no click")
 
@@ -57,13 +54,7 @@ def first_click(answer: str, oracle: Click, elements: list[Element], size: tuple
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
-    parser.add_argument("--episodes", type=int, default=10, help="seeds per task, from 0")
-    parser.add_argument("--threads", type=int, default=1)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    model = model_or_default(args.model)
-    vlm = load_vlm(model, device="cpu")
+    args, model, vlm = episode_model(parser)
     per_task: dict[str, Counter[str]] = {}
     for env_id in envs.SUITES["ui"]:
         env = gym.make(env_id)
