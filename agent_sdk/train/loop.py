@@ -275,8 +275,9 @@ class Trainer:
         self.copies = copies(self.data) if config.copy_batch else []
         if config.copy_batch and not self.copies:
             raise ConfigError(f"--copy-batch drills answers that type a text the instruction "
-                              f"spells out; {', '.join(config.data)} hold none: collect typing "
-                              f"tasks (enter-text, fill-form, login-user) or drop it")  # fmt: skip
+                              f"spells out, and no example in {', '.join(config.data)} does: "
+                              f"collect typing tasks (enter-text, fill-form, login-user) or drop "
+                              f"--copy-batch")  # fmt: skip
         self.optimizer, self.scheduler = self._optimizer()
         self.step, self.epoch, self.index = 0, 0, 0
         if payload is not None:
