@@ -85,6 +85,20 @@ def select_backend() -> str:
     return backend
 
 
+def preload_triton() -> None:
+    """Load triton's compiler library, where it is installed, before MuJoCo loads Mesa.
+
+    Both carry LLVM. With Mesa's EGL or OSMesa (llvmpipe) loaded first, a later ``import
+    triton`` (torch makes it when a model is loaded or compiled) kills the process with a
+    segmentation fault; loaded in this order, both work. Without triton this does nothing."""
+    if not sys.platform.startswith("linux") or importlib.util.find_spec("triton") is None:
+        return
+    try:
+        importlib.import_module("triton._C.libtriton")
+    except (ImportError, OSError) as err:  # a broken triton is torch's concern, not ours
+        log.info("triton not preloaded (%s: %s)", type(err).__name__, err)
+
+
 def import_mujoco() -> Any:
     """``mujoco`` with a working GL backend; EnvError naming the extra when it is missing."""
     missing = [m for m in ("mujoco", "gymnasium_robotics") if importlib.util.find_spec(m) is None]
@@ -93,6 +107,7 @@ def import_mujoco() -> Any:
             f'{" and ".join(missing)} not installed: pip install "fastvlm-agent-sdk[robot]"'
         )
     select_backend()
+    preload_triton()
     import mujoco
 
     return mujoco

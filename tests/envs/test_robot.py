@@ -301,6 +301,15 @@ def test_gl_fallback_picks_the_first_backend_that_works() -> None:
     assert why is not None and "MUJOCO_GL" in why
 
 
+def test_a_model_can_load_after_a_robot_env_has_rendered() -> None:
+    # torch imports triton as it loads a model; after Mesa's GL (llvmpipe) it segfaulted
+    pytest.importorskip("triton")
+    code = ("import gymnasium as gym, envs; e = gym.make('agent_sdk/robot-reach-v0', width=64, "
+            "height=64); e.reset(seed=0); e.close(); import triton; print('loaded')")  # fmt: skip
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0 and "loaded" in proc.stdout, proc.stderr[-500:]
+
+
 def test_bad_names_and_sizes_give_clear_errors() -> None:
     with pytest.raises(UnknownTaskError, match="Did you mean push"):
         get_task("pusj")
