@@ -26,8 +26,7 @@ from actions.errors import ParseError
 from actions.parse import parse_action
 from actions.schema import TypeText
 from agent_sdk.collect import episode_examples
-from agent_sdk.train import copied_text
-from agent_sdk.train.data import typed_values
+from agent_sdk.train.data import copied_text, typed_values
 from envs.errors import EnvError
 
 ENVS = (

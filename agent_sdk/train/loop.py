@@ -414,15 +414,13 @@ class Trainer:
         rng = np.random.default_rng([c.seed, self.step])  # exact on resume
         spotlight = self._scheduled(c.spotlight, c.spotlight_end)
         ground = self._scheduled(c.ground, c.ground_end)
-        copy_text = CopyText(c.copy_text, rng, self.tokenizer, self.model.config.image_token_id,
-                             self.image_tokens)  # fmt: skip
         batch = collate(
             self.data,
             self.next_batch(),
             int(self.tokenizer.pad_token_id or 0),
             Spotlight(spotlight, rng, max_half=c.spotlight_max) if spotlight > 0 else None,
             Grounding(ground, rng) if ground > 0 else None,
-            copy_text if c.copy_text > 0 else None,
+            self._copy_text(c.copy_text, rng) if c.copy_text > 0 else None,
         )
         with self.autocast:
             loss, acc = answer_loss(
@@ -466,13 +464,16 @@ class Trainer:
         accuracy and loss go to ``copy_window``."""
         c = self.config
         pick = rng.choice(self.copies, min(c.copy_batch, len(self.copies)), replace=False)
-        rewrite = CopyText(1.0, rng, self.tokenizer, self.model.config.image_token_id,
-                           self.image_tokens)  # fmt: skip
         batch = collate(self.data, pick.tolist(), int(self.tokenizer.pad_token_id or 0),
-                        copy_text=rewrite)  # fmt: skip
+                        copy_text=self._copy_text(1.0, rng))  # fmt: skip
         loss, accuracy = answer_loss(self.model, batch, self.mean, self.std, c.channels_last)
         self.copy_window.append((float(accuracy), float(loss.detach())))
         return loss
+
+    def _copy_text(self, prob: float, rng: np.random.Generator) -> CopyText:
+        """`CopyText` at chance ``prob`` for this model's tokenizer and image tokens."""
+        return CopyText(prob, rng, self.tokenizer, self.model.config.image_token_id,
+                        self.image_tokens)  # fmt: skip
 
     def _scheduled(self, start: float, end: float | None) -> float:
         """A chance at this step: linear from ``start`` to ``end`` (None: constant)."""
