@@ -523,6 +523,13 @@ def train(
     config: Annotated[str, typer.Option(help="model size: tiny, small or base")] = "small",
     init: Annotated[Path | None, typer.Option(help="fine-tune this FastVLM folder instead")] = None,
     lora: Annotated[int, typer.Option(min=0, help="LoRA rank with --init (0: full)")] = 0,
+    unfold_tower: Annotated[
+        bool,
+        typer.Option(
+            help="with --init: train the vision tower in timm's train-time form "
+            "(BatchNorm branches), unfolded from the folder's re-parameterised one"
+        ),
+    ] = False,
     number_tokens: Annotated[
         bool, typer.Option(help="one token per coordinate value 10..1000 (not one per digit)")
     ] = False,
@@ -622,7 +629,8 @@ def train(
     try:
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
-            lora_rank=lora, number_tokens=number_tokens, word_tokens=word_tokens, steps=steps,
+            lora_rank=lora, unfold_tower=unfold_tower, number_tokens=number_tokens,
+            word_tokens=word_tokens, steps=steps,
             batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,

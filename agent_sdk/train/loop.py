@@ -46,6 +46,7 @@ from agent_sdk.train.model import (
     model_config,
     new_model,
     train_time_config,
+    train_time_model,
     train_tokenizer,
 )
 from agent_sdk.train.screens import (
@@ -76,6 +77,7 @@ class TrainConfig:
     size: str = "small"  # a name of SIZES (ignored with ``init``)
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
+    unfold_tower: bool = False  # with ``init``: train timm's train-time tower (`unfold_tower`)
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
     steps: int = 2000
@@ -126,6 +128,10 @@ class TrainConfig:
             raise ConfigError(f"unknown size {self.size!r}; known: {', '.join(SIZES)}")
         if self.lora_rank and self.init is None:
             raise ConfigError("LoRA (--lora) fine-tunes a checkpoint: give --init DIR")
+        if self.unfold_tower and (self.init is None or self.lora_rank):
+            raise ConfigError("--unfold-tower unfolds the re-parameterised vision tower of a "
+                              "checkpoint to train it fully: give --init DIR, without --lora "
+                              "(a new model trains the train-time tower already)")  # fmt: skip
         if self.lora_rank and self.screen_labels:
             raise ConfigError("screen labels (--screen-labels) train the vision tower, which "
                               "LoRA (--lora) freezes: drop one")  # fmt: skip
@@ -256,12 +262,6 @@ class Trainer:
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
-        self.model.to(self.device)
-        self.train_mode()
-        if config.channels_last:
-            self.model.model.vision_tower.to(memory_format=torch.channels_last)
-        if config.compile:
-            self.model.model.vision_tower.compile()  # in place: state dict names unchanged
         image_size = self._image_size()
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
@@ -271,6 +271,14 @@ class Trainer:
                                   self.mean, self.std, ground=self._grounds())  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
+        if config.unfold_tower and payload is None:
+            self.model = train_time_model(self.model, self._calibration_batches())
+        self.model.to(self.device)
+        self.train_mode()
+        if config.channels_last:
+            self.model.model.vision_tower.to(memory_format=torch.channels_last)
+        if config.compile:
+            self.model.model.vision_tower.compile()  # in place: state dict names unchanged
         self.screens, self.label_head = self._screen_labels(image_size, tokens)
         self.copies = copies(self.data) if config.copy_batch else []
         if config.copy_batch and not self.copies:
@@ -300,7 +308,7 @@ class Trainer:
         self, examples: Sequence[Example], payload: dict[str, Any] | None
     ) -> tuple[Any, Any, Any, Any]:
         config, resume = self.config, payload is not None
-        if resume and config.init is None:  # the train-time weights, not the folder's
+        if resume and self._train_time_weights():  # the train-time weights, not the folder's
             if "weights" not in payload:
                 raise ConfigError(f"{self.out / STATE} predates train-time weights: start a new "
                                   "run in another --out")  # fmt: skip
@@ -308,7 +316,10 @@ class Trainer:
                 train_time_config(FastVlmConfig.from_pretrained(self.out))
             )
             model.load_state_dict(payload["weights"])
-            return model, load_tokenizer(self.out), (0.0,) * 3, (1.0,) * 3
+            if config.init is None:
+                return model, load_tokenizer(self.out), (0.0,) * 3, (1.0,) * 3
+            _, info = load_fastvlm_torch(self.out, dtype=torch.float32)  # the pixel settings
+            return model, load_tokenizer(self.out), info.image_mean, info.image_std
         source = self.out if resume and not config.lora_rank else config.init
         if source is not None:
             model, info = load_fastvlm_torch(source, dtype=torch.float32)
@@ -339,14 +350,18 @@ class Trainer:
         return instruction_words((ex.instruction for ex in examples), self.config.word_tokens,
                                  fixed)  # fmt: skip
 
-    def _calibrate(self, batches: int = 4) -> None:
-        """BatchNorm statistics of a new model from its first training batches (no RNG used)."""
+    def _calibration_batches(self, batches: int = 4) -> Iterator[torch.Tensor]:
+        """The first ``batches`` training batches' pixels as the model takes them (no RNG used),
+        on the CPU, where the model still is while it is built."""
         n = min(len(self.data), batches * self.config.batch_size)
-        m = torch.tensor(self.mean, device=self.device)[:, None, None]
-        s = torch.tensor(self.std, device=self.device)[:, None, None]
-        chunks = self.data.pixels[:n].split(self.config.batch_size)
-        batches = ((c.to(self.device).float() / 255 - m) / s for c in chunks)
-        calibrate_batchnorm(self.model.model.vision_tower.timm_model, batches)
+        m = torch.tensor(self.mean)[:, None, None]
+        s = torch.tensor(self.std)[:, None, None]
+        for chunk in self.data.pixels[:n].split(self.config.batch_size):
+            yield (chunk.float() / 255 - m) / s
+
+    def _calibrate(self) -> None:
+        """BatchNorm statistics of a new model from its first training batches."""
+        calibrate_batchnorm(self.model.model.vision_tower.timm_model, self._calibration_batches())
 
     def _screen_labels(
         self, image_size: int, tokens: int
@@ -498,7 +513,7 @@ class Trainer:
         }  # fmt: skip
         if self.label_head is not None:
             payload["label_head"] = self.label_head.state_dict()
-        if self.config.init is None:
+        if self._train_time_weights():
             payload["weights"] = state
         path = self.out / STATE
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -506,12 +521,18 @@ class Trainer:
         path.with_suffix(".tmp").replace(path)
         self.write_record()
 
+    def _train_time_weights(self) -> bool:
+        """Whether the model trains timm's train-time tower (a new model, or `unfold_tower`),
+        whose weights only the training state holds (the folder holds them folded)."""
+        return self.config.init is None or self.config.unfold_tower
+
     def _model_key(self) -> dict[str, Any]:
         """What a resumed run must share with its saved state: the model it trains."""
         c = self.config
         if c.init is None:
             return {"size": c.size}
-        return {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank}
+        key = {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank}
+        return {**key, "unfold_tower": True} if c.unfold_tower else key
 
     def _read_state(self, path: Path) -> dict[str, Any]:
         """The saved state, refused when it belongs to another model (size, init or LoRA)."""

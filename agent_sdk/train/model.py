@@ -143,6 +143,141 @@ def calibrate_batchnorm(tower: torch.nn.Module, batches: Iterable[torch.Tensor])
         bn.momentum = momentum
 
 
+def _identity_kernel(conv: torch.nn.Conv2d) -> torch.Tensor:
+    """The kernel of ``conv``'s shape that maps each channel to itself (a grouped conv's too)."""
+    out_chs, per_group, kh, kw = conv.weight.shape
+    kernel = torch.zeros_like(conv.weight)
+    for c in range(out_chs):
+        kernel[c, c % per_group, kh // 2, kw // 2] = 1.0
+    return kernel
+
+
+def _silence(branch: torch.nn.Module | None) -> None:
+    """Make a train-time branch (a conv + BatchNorm, or a bare BatchNorm) add nothing, yet keep
+    its gradients: its BatchNorm's scale and shift start at zero."""
+    if branch is None:
+        return
+    bn = branch if isinstance(branch, torch.nn.modules.batchnorm._BatchNorm) else branch.bn
+    bn.reset_running_stats()
+    bn.weight.zero_()
+    bn.bias.zero_()
+
+
+@torch.no_grad()
+def unfold_tower(
+    deployed: torch.nn.Module, train_time: torch.nn.Module, images: Iterable[torch.Tensor]
+) -> None:
+    """Load a re-parameterised ``fastvit`` tower (``deployed``: one conv per block, as FastVLM
+    folders hold it) into timm's train-time tower of the same shape (``train_time``), so that
+    fine-tuning it trains with BatchNorm again. Each folded conv ``W x + b`` becomes the block's
+    main branch, a conv ``W`` whose BatchNorm is set from ``images`` (the statistics of ``W x``
+    over them) to give back ``W x + b``; the other branches start silent (`_silence`). In eval
+    mode the result computes exactly what ``deployed`` computes; in train mode, what it computes
+    with each batch's statistics in place of ``images``'.
+
+    Trained in its deployable form, the shipped model's tower learnt a new visual concept
+    (the kind of a shape) at a fraction of the rate of a train-time tower."""
+    from timm.models.fastvit import (
+        LayerScale2d,
+        MobileOneBlock,
+        ReparamLargeKernelConv,
+        RepConditionalPosEnc,
+        RepMixer,
+    )
+
+    state = deployed.state_dict()
+    target = train_time.state_dict()
+    missing = [k for k in state if "reparam_conv" not in k and k not in target]
+    if missing:
+        raise ConfigError(f"the tower to unfold does not match timm's train-time tower: "
+                          f"{missing[:3]} have no place in it")  # fmt: skip
+    train_time.load_state_dict({k: v for k, v in state.items() if k in target}, strict=False)
+    folded = dict(deployed.named_modules())
+    mains: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}  # name: (deployed, branch)
+    for name, module in train_time.named_modules():
+        if name not in folded:  # inside a RepMixer, folded with it
+            continue
+        if isinstance(module, MobileOneBlock) and module.conv_kxk is not None:
+            mains[name] = (folded[name], module.conv_kxk[0])
+            _silence(module.conv_scale)
+            _silence(module.identity)
+        elif isinstance(module, ReparamLargeKernelConv):
+            mains[name] = (folded[name], module.large_conv)
+            _silence(getattr(module, "small_conv", None))
+        elif isinstance(module, RepMixer):  # x + scale * (mixer(x) - norm(x)), scale 1
+            mains[name] = (folded[name], module.mixer.conv_kxk[0])
+            _silence(module.mixer.conv_scale)
+            _silence(module.mixer.identity)
+            _silence(module.norm.identity)
+            if isinstance(module.layer_scale, LayerScale2d):
+                module.layer_scale.gamma.fill_(1.0)
+        elif isinstance(module, RepConditionalPosEnc):
+            conv = folded[name].reparam_conv
+            module.pos_enc.weight.copy_(conv.weight - _identity_kernel(conv))
+            module.pos_enc.bias.copy_(conv.bias)
+    # per main branch, the sums of W x and (W x)^2 over the images, channel by channel
+    sums: dict[str, list[torch.Tensor]] = {}
+
+    def weight_of(name: str) -> torch.Tensor:
+        conv = mains[name][0].reparam_conv
+        if isinstance(train_time.get_submodule(name), RepMixer):
+            return conv.weight - _identity_kernel(conv)  # its residual lies outside the branch
+        return conv.weight
+
+    def gather(name: str, conv: torch.nn.Conv2d, x: torch.Tensor) -> None:
+        y = torch.nn.functional.conv2d(x, weight_of(name), None, conv.stride, conv.padding,
+                                       conv.dilation, conv.groups)  # fmt: skip
+        row = [y.sum((0, 2, 3)), y.square().sum((0, 2, 3)), torch.tensor(y.numel() / y.shape[1])]
+        sums[name] = [a + b for a, b in zip(sums[name], row, strict=True)] if name in sums else row
+
+    hooks = [d.reparam_conv.register_forward_hook(
+        lambda m, args, _out, name=name: gather(name, m, args[0]))
+        for name, (d, _) in mains.items()]  # fmt: skip
+    was_training = deployed.training
+    deployed.eval()
+    try:
+        for batch in images:
+            deployed(batch)
+    finally:
+        for hook in hooks:
+            hook.remove()
+        deployed.train(was_training)
+    if len(sums) != len(mains):
+        raise ConfigError("no images to unfold the vision tower with")
+    for name, (d, branch) in mains.items():
+        total, squares, count = sums[name]
+        mean = total / count
+        var = (squares / count - mean.square()).clamp_min(0.0)
+        branch.conv.weight.copy_(weight_of(name))
+        bn = branch.bn
+        bn.running_mean.copy_(mean)
+        bn.running_var.copy_(var)
+        bn.weight.copy_((var + bn.eps).sqrt())
+        bn.bias.copy_(mean + d.reparam_conv.bias)
+
+
+def train_time_model(
+    deployed: FastVlmForConditionalGeneration, images: Iterable[torch.Tensor]
+) -> FastVlmForConditionalGeneration:
+    """A copy of ``deployed`` (a loaded checkpoint, its tower re-parameterised) whose vision
+    tower is timm's train-time one, unfolded from it (`unfold_tower`, BatchNorm set from
+    ``images``: pixels as the model takes them). Saving folds it back (`deployable_state`)."""
+    if not (deployed.config.vision_config.model_args or {}).get("inference_mode", False):
+        raise ConfigError("the checkpoint's vision tower is not re-parameterised: there is "
+                          "nothing to unfold (drop --unfold-tower)")  # fmt: skip
+    model = FastVlmForConditionalGeneration(train_time_config(deployed.config))
+    rest = {k: v for k, v in deployed.state_dict().items() if not k.startswith(_TOWER)}
+    missing, unexpected = model.load_state_dict(rest, strict=False)
+    if unexpected or any(not k.startswith(_TOWER) for k in missing):
+        wrong = (unexpected or missing)[:3]
+        raise ConfigError(f"the checkpoint does not fit its own config: {wrong}")
+    if deployed.config.tie_word_embeddings:
+        model.tie_weights()
+    unfold_tower(deployed.model.vision_tower.timm_model, model.model.vision_tower.timm_model,
+                 images)  # fmt: skip
+    return model
+
+
 # -- tokenizer ------------------------------------------------------------------------------------
 _SPECIAL = re.compile("|".join(re.escape(t) for t in (*SPECIAL_TOKENS, IMAGE_TOKEN)))
 

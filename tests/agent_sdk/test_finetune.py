@@ -139,6 +139,59 @@ def test_full_finetune_resumes_exactly(data: Path, init: Path, tmp_path: Path) -
     _assert_same_weights(tmp_path / "a", tmp_path / "b")
 
 
+# -- the vision tower unfolded for training -------------------------------------------------------
+def _norms(model: torch.nn.Module) -> int:
+    return sum(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+
+
+def test_unfolded_tower_computes_what_the_folder_does_and_folds_back(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    folder = load_vlm(init, device="cpu")
+    trainer = Trainer(_config(data, init, unfold_tower=True, steps=3), tmp_path / "u")
+    tower = trainer.model.model.vision_tower.timm_model
+    assert _norms(tower) > _norms(folder.model.model.vision_tower.timm_model)  # BatchNorm again
+    trainer.model.eval()
+    images = [ex.image for ex in read_examples(data)][:4]
+    live = TorchVLM(trainer.model, folder.tokenizer, folder.info, torch.device("cpu"))
+    want, got = image_features(folder, images), image_features(live, images)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-4 * float(np.abs(want).max()))
+    assert _greedy(live, data) == _greedy(folder, data)
+    trainer.save()  # folded back: the folder's weights
+    saved, original = _tensors(tmp_path / "u"), load_fastvlm_torch(init)[0].state_dict()
+    assert saved.keys() <= original.keys()
+    for k, v in saved.items():
+        torch.testing.assert_close(v, original[k], rtol=0, atol=2e-5, msg=k)
+    trainer.train_mode()
+    losses = [trainer.train_step()[0] for _ in range(3)]
+    trainer.save()
+    assert all(np.isfinite(losses))
+    tuned = _tensors(tmp_path / "u")
+    changed = [k for k in tuned if "vision_tower" in k and not torch.equal(tuned[k], original[k])]
+    assert changed  # the tower trains
+    assert load_vlm(tmp_path / "u", device="cpu").model.config.vision_config.model_args[
+        "inference_mode"
+    ]
+
+
+def test_unfolded_tower_resumes_exactly(data: Path, init: Path, tmp_path: Path) -> None:
+    train(_config(data, init, unfold_tower=True), tmp_path / "a")
+    train(_config(data, init, unfold_tower=True, save_every=2), tmp_path / "b", until=2)
+    with pytest.raises(ConfigError, match="another --out"):  # the state is of another model
+        train(_config(data, init, save_every=2), tmp_path / "b", resume=True)
+    resumed = train(_config(data, init, unfold_tower=True, save_every=2), tmp_path / "b",
+                    resume=True)  # fmt: skip
+    assert resumed["resumed_at"] == [2] and resumed["steps_done"] == 4
+    _assert_same_weights(tmp_path / "a", tmp_path / "b")
+
+
+def test_unfold_tower_needs_a_checkpoint_trained_fully(data: Path, init: Path) -> None:
+    with pytest.raises(ConfigError, match="--init"):
+        TrainConfig(data=(str(data),), size="tiny", unfold_tower=True)
+    with pytest.raises(ConfigError, match="--lora"):
+        _config(data, init, unfold_tower=True, lora_rank=2)
+
+
 # -- LoRA -----------------------------------------------------------------------------------------
 def test_lora_trains_adapters_only_and_saves_a_merged_checkpoint(
     data: Path, init: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
