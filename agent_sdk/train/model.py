@@ -175,8 +175,8 @@ def unfold_tower(
     mode the result computes exactly what ``deployed`` computes; in train mode, what it computes
     with each batch's statistics in place of ``images``'.
 
-    Trained in its deployable form, the shipped model's tower learnt a new visual concept
-    (the kind of a shape) at a fraction of the rate of a train-time tower."""
+    Why: trained in its deployable form, the shipped model's tower learnt what a shape is more
+    slowly than unfolded (`benchmarks/tower_unfold.py`)."""
     from timm.models.fastvit import (
         LayerScale2d,
         MobileOneBlock,
