@@ -46,8 +46,8 @@ from agent_sdk.train.model import (
     model_config,
     new_model,
     train_time_config,
-    train_time_model,
     train_tokenizer,
+    unfold_vision_tower,
 )
 from agent_sdk.train.screens import (
     ScreenLabels,
@@ -262,6 +262,7 @@ class Trainer:
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
+        self.model.to(self.device)
         image_size = self._image_size()
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
@@ -272,8 +273,7 @@ class Trainer:
         if config.init is None and payload is None:
             self._calibrate()
         if config.unfold_tower and payload is None:
-            self.model = train_time_model(self.model, self._calibration_batches())
-        self.model.to(self.device)
+            unfold_vision_tower(self.model, self._calibration_batches())
         self.train_mode()
         if config.channels_last:
             self.model.model.vision_tower.to(memory_format=torch.channels_last)
@@ -351,13 +351,13 @@ class Trainer:
                                  fixed)  # fmt: skip
 
     def _calibration_batches(self, batches: int = 4) -> Iterator[torch.Tensor]:
-        """The first ``batches`` training batches' pixels as the model takes them (no RNG used),
-        on the CPU, where the model still is while it is built."""
+        """The first ``batches`` training batches' pixels as the model takes them, on its device
+        (no RNG used)."""
         n = min(len(self.data), batches * self.config.batch_size)
-        m = torch.tensor(self.mean)[:, None, None]
-        s = torch.tensor(self.std)[:, None, None]
+        m = torch.tensor(self.mean, device=self.device)[:, None, None]
+        s = torch.tensor(self.std, device=self.device)[:, None, None]
         for chunk in self.data.pixels[:n].split(self.config.batch_size):
-            yield (chunk.float() / 255 - m) / s
+            yield (chunk.to(self.device).float() / 255 - m) / s
 
     def _calibrate(self) -> None:
         """BatchNorm statistics of a new model from its first training batches."""

@@ -18,6 +18,7 @@ from transformers import (
     FastVlmForConditionalGeneration,
     PreTrainedTokenizerBase,
     PreTrainedTokenizerFast,
+    TimmWrapperModel,
 )
 
 from agent_sdk.errors import ConfigError
@@ -256,26 +257,23 @@ def unfold_tower(
         bn.bias.copy_(mean + d.reparam_conv.bias)
 
 
-def train_time_model(
-    deployed: FastVlmForConditionalGeneration, images: Iterable[torch.Tensor]
-) -> FastVlmForConditionalGeneration:
-    """A copy of ``deployed`` (a loaded checkpoint, its tower re-parameterised) whose vision
-    tower is timm's train-time one, unfolded from it (`unfold_tower`, BatchNorm set from
-    ``images``: pixels as the model takes them). Saving folds it back (`deployable_state`)."""
-    if not (deployed.config.vision_config.model_args or {}).get("inference_mode", False):
+def unfold_vision_tower(
+    model: FastVlmForConditionalGeneration, images: Iterable[torch.Tensor]
+) -> None:
+    """Swap the re-parameterised vision tower of ``model`` (a loaded checkpoint) for timm's
+    train-time one, unfolded from it (`unfold_tower`, BatchNorm set from ``images``: pixels as
+    the model takes them, on its device), in place: the rest of the model is not copied (a real
+    FastVLM's LLM is large). Saving folds it back (`deployable_state`)."""
+    vision = model.config.vision_config
+    if not (vision.model_args or {}).get("inference_mode", False):
         raise ConfigError("the checkpoint's vision tower is not re-parameterised: there is "
                           "nothing to unfold (drop --unfold-tower)")  # fmt: skip
-    model = FastVlmForConditionalGeneration(train_time_config(deployed.config))
-    rest = {k: v for k, v in deployed.state_dict().items() if not k.startswith(_TOWER)}
-    missing, unexpected = model.load_state_dict(rest, strict=False)
-    if unexpected or any(not k.startswith(_TOWER) for k in missing):
-        wrong = (unexpected or missing)[:3]
-        raise ConfigError(f"the checkpoint does not fit its own config: {wrong}")
-    if deployed.config.tie_word_embeddings:
-        model.tie_weights()
-    unfold_tower(deployed.model.vision_tower.timm_model, model.model.vision_tower.timm_model,
-                 images)  # fmt: skip
-    return model
+    vision = train_time_config(model.config).vision_config
+    deployed = model.model.vision_tower
+    tower = TimmWrapperModel(vision).to(deployed.device)
+    unfold_tower(deployed.timm_model, tower.timm_model, images)
+    model.model.vision_tower = tower
+    model.config.vision_config = vision
 
 
 # -- tokenizer ------------------------------------------------------------------------------------
