@@ -231,6 +231,8 @@ def _describe(model_key: dict[str, Any]) -> str:
     if "size" in model_key:
         return f"a new {model_key['size']} model"
     how = f"LoRA rank {model_key['lora_rank']}" if model_key["lora_rank"] else "full"
+    if model_key.get("unfold_tower"):
+        how += ", --unfold-tower"
     return f"{model_key['init']} ({how})"
 
 
@@ -541,7 +543,7 @@ class Trainer:
         if saved and saved != now:
             raise ConfigError(
                 f"{self.out} trains {_describe(saved)}, not {_describe(now)}: resume with the same "
-                "--config, --init and --lora, or start a new run in another --out"
+                "--config, --init, --lora and --unfold-tower, or start a new run in another --out"
             )
         return payload
 
