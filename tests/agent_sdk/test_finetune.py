@@ -15,7 +15,7 @@ from agent_sdk.cli import app
 from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import NUMBERS, TrainConfig, Trainer, train
-from agent_sdk.train.model import has_number_tokens, instruction_words
+from agent_sdk.train.model import has_number_tokens, instruction_words, unfold_vision_tower
 from perception import load_vlm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.tiny import save_tiny_checkpoint
@@ -190,6 +190,11 @@ def test_unfold_tower_needs_a_checkpoint_trained_fully(data: Path, init: Path) -
         TrainConfig(data=(str(data),), size="tiny", unfold_tower=True)
     with pytest.raises(ConfigError, match="--lora"):
         _config(data, init, unfold_tower=True, lora_rank=2)
+    model = load_fastvlm_torch(init)[0]  # a tower in train-time form already
+    vision = model.config.vision_config
+    vision.model_args = {**(vision.model_args or {}), "inference_mode": False}
+    with pytest.raises(ConfigError, match="nothing to unfold"):
+        unfold_vision_tower(model, [])
 
 
 # -- LoRA -----------------------------------------------------------------------------------------
