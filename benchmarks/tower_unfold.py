@@ -13,6 +13,8 @@ the first 200 held out, the same batches for every variant:
 * ``folded``: the folder's tower as it loads (what `--init` trains without `--unfold-tower`);
 * ``unfolded``: the same weights in timm's train-time form (`agent_sdk.train.model
   .unfold_tower`, what `--unfold-tower` trains): it computes the same function at the start;
+* ``unfolded-frozen``: unfolded, its BatchNorm statistics frozen at the unfolding's (eval-mode
+  BatchNorm, scales and shifts still trained): whether the gain needs each batch's statistics;
 * ``new``: timm's train-time tower with timm's own init (what a new model trains).
 
 Every 50 steps it prints the held-out label accuracy (tokens with an element whose top word is
@@ -41,7 +43,7 @@ from perception.zoo import zoo_model
 
 ENV = "agent_sdk/ui-click-shape-v0"
 SCREENS, HELD_OUT, CALIBRATION = 2400, 200, 64
-VARIANTS = ("folded", "unfolded", "new")
+VARIANTS = ("folded", "unfolded", "unfolded-frozen", "new")
 
 
 def tower_of(variant: str, model_dir: Path, labels: ScreenLabels, normalise: Any) -> Any:
@@ -53,11 +55,20 @@ def tower_of(variant: str, model_dir: Path, labels: ScreenLabels, normalise: Any
     args = {**(model.config.vision_config.model_args or {}), "inference_mode": False}
     tower = timm.create_model(model.config.vision_config.architecture, pretrained=False,
                               num_classes=0, **args)  # fmt: skip
-    if variant == "unfolded":
+    if variant.startswith("unfolded"):
         batches = [normalise(labels.pixels[list(range(i, i + 32))])
                    for i in range(HELD_OUT, HELD_OUT + CALIBRATION, 32)]  # fmt: skip
         unfold_tower(folded, tower, batches)
     return tower.train()
+
+
+def train_mode(tower: Any, variant: str) -> None:
+    """Train mode, with the BatchNorm layers in eval mode for ``unfolded-frozen``."""
+    tower.train()
+    if variant == "unfolded-frozen":
+        for module in tower.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.eval()
 
 
 def run(variant: str, model_dir: Path, labels: ScreenLabels, steps: int, batch: int,
@@ -70,6 +81,7 @@ def run(variant: str, model_dir: Path, labels: ScreenLabels, steps: int, batch: 
         return (pixels.float() / 255 - m) / s
 
     tower = tower_of(variant, model_dir, labels, normalise)
+    train_mode(tower, variant)
     width = tower.forward_features(normalise(labels.pixels[[0]])).shape[1]
     head = torch.nn.Linear(width, len(labels.vocab))
     params = [*tower.parameters(), *head.parameters()]
@@ -84,7 +96,7 @@ def run(variant: str, model_dir: Path, labels: ScreenLabels, steps: int, batch: 
         tower.eval()
         with torch.no_grad():
             logits, targets = logits_of(held), labels.targets(held)
-        tower.train()
+        train_mode(tower, variant)
         under = targets[..., kinds].sum(-1) > 0
         top = kinds[logits[..., kinds].argmax(-1)]
         right = targets.gather(-1, top[..., None]).squeeze(-1) > 0
