@@ -82,8 +82,7 @@ def run(variant: str, model_dir: Path, labels: ScreenLabels, steps: int, batch: 
 
     tower = tower_of(variant, model_dir, labels, normalise)
     train_mode(tower, variant)
-    width = tower.forward_features(normalise(labels.pixels[[0]])).shape[1]
-    head = torch.nn.Linear(width, len(labels.vocab))
+    head = torch.nn.Linear(tower.num_features, len(labels.vocab))
     params = [*tower.parameters(), *head.parameters()]
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     held = list(range(HELD_OUT))

@@ -597,6 +597,13 @@ def _image_settings(folder: Path, size: int) -> tuple[int, tuple[float, ...], tu
     return int(side), tuple(pre.get("image_mean", mean)), tuple(pre.get("image_std", std))
 
 
+def image_normalisation(path: PathLike) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The per-channel mean and std a checkpoint folder's images are normalised with (after
+    scaling to [0, 1]), read without loading the model."""
+    _, mean, std = _image_settings(Path(path).expanduser(), 0)
+    return mean, std
+
+
 # ---------------------------------------------------------------------------------------------
 # Building and checking the model
 # ---------------------------------------------------------------------------------------------

@@ -55,7 +55,12 @@ from agent_sdk.train.screens import (
     screen_label_loss,
     screen_labels,
 )
-from perception.checkpoints import load_fastvlm_torch, load_tokenizer, save_fastvlm_checkpoint
+from perception.checkpoints import (
+    image_normalisation,
+    load_fastvlm_torch,
+    load_tokenizer,
+    save_fastvlm_checkpoint,
+)
 from perception.prompts import chat_prompt
 from perception.torch_backend import pick_device
 
@@ -318,10 +323,7 @@ class Trainer:
                 train_time_config(FastVlmConfig.from_pretrained(self.out))
             )
             model.load_state_dict(payload["weights"])
-            if config.init is None:
-                return model, load_tokenizer(self.out), (0.0,) * 3, (1.0,) * 3
-            _, info = load_fastvlm_torch(self.out, dtype=torch.float32)  # the pixel settings
-            return model, load_tokenizer(self.out), info.image_mean, info.image_std
+            return model, load_tokenizer(self.out), *image_normalisation(self.out)
         source = self.out if resume and not config.lora_rank else config.init
         if source is not None:
             model, info = load_fastvlm_torch(source, dtype=torch.float32)

@@ -194,46 +194,42 @@ def unfold_tower(
                           f"{missing[:3]} have no place in it")  # fmt: skip
     train_time.load_state_dict({k: v for k, v in state.items() if k in target}, strict=False)
     folded = dict(deployed.named_modules())
-    mains: dict[str, tuple[torch.nn.Module, torch.nn.Module]] = {}  # name: (deployed, branch)
+    # per folded conv: the train-time branch that takes it over, and that branch's weight
+    mains: dict[str, tuple[torch.nn.Conv2d, torch.nn.Module, torch.Tensor]] = {}
     for name, module in train_time.named_modules():
         if name not in folded:  # inside a RepMixer, folded with it
             continue
+        conv = getattr(folded[name], "reparam_conv", None)
         if isinstance(module, MobileOneBlock) and module.conv_kxk is not None:
-            mains[name] = (folded[name], module.conv_kxk[0])
+            mains[name] = (conv, module.conv_kxk[0], conv.weight)
             _silence(module.conv_scale)
             _silence(module.identity)
         elif isinstance(module, ReparamLargeKernelConv):
-            mains[name] = (folded[name], module.large_conv)
+            mains[name] = (conv, module.large_conv, conv.weight)
             _silence(getattr(module, "small_conv", None))
         elif isinstance(module, RepMixer):  # x + scale * (mixer(x) - norm(x)), scale 1
-            mains[name] = (folded[name], module.mixer.conv_kxk[0])
+            # the residual x lies outside the branch
+            mains[name] = (conv, module.mixer.conv_kxk[0], conv.weight - _identity_kernel(conv))
             _silence(module.mixer.conv_scale)
             _silence(module.mixer.identity)
             _silence(module.norm.identity)
             if isinstance(module.layer_scale, LayerScale2d):
                 module.layer_scale.gamma.fill_(1.0)
         elif isinstance(module, RepConditionalPosEnc):
-            conv = folded[name].reparam_conv
             module.pos_enc.weight.copy_(conv.weight - _identity_kernel(conv))
             module.pos_enc.bias.copy_(conv.bias)
     # per main branch, the sums of W x and (W x)^2 over the images, channel by channel
     sums: dict[str, list[torch.Tensor]] = {}
 
-    def weight_of(name: str) -> torch.Tensor:
-        conv = mains[name][0].reparam_conv
-        if isinstance(train_time.get_submodule(name), RepMixer):
-            return conv.weight - _identity_kernel(conv)  # its residual lies outside the branch
-        return conv.weight
-
-    def gather(name: str, conv: torch.nn.Conv2d, x: torch.Tensor) -> None:
-        y = torch.nn.functional.conv2d(x, weight_of(name), None, conv.stride, conv.padding,
+    def gather(name: str, x: torch.Tensor) -> None:
+        conv, _, weight = mains[name]
+        y = torch.nn.functional.conv2d(x, weight, None, conv.stride, conv.padding,
                                        conv.dilation, conv.groups)  # fmt: skip
         row = [y.sum((0, 2, 3)), y.square().sum((0, 2, 3)), torch.tensor(y.numel() / y.shape[1])]
         sums[name] = [a + b for a, b in zip(sums[name], row, strict=True)] if name in sums else row
 
-    hooks = [d.reparam_conv.register_forward_hook(
-        lambda m, args, _out, name=name: gather(name, m, args[0]))
-        for name, (d, _) in mains.items()]  # fmt: skip
+    hooks = [conv.register_forward_hook(lambda _m, args, _out, name=name: gather(name, args[0]))
+             for name, (conv, _, _) in mains.items()]  # fmt: skip
     was_training = deployed.training
     deployed.eval()
     try:
@@ -245,16 +241,16 @@ def unfold_tower(
         deployed.train(was_training)
     if len(sums) != len(mains):
         raise ConfigError("no images to unfold the vision tower with")
-    for name, (d, branch) in mains.items():
+    for name, (conv, branch, weight) in mains.items():
         total, squares, count = sums[name]
         mean = total / count
         var = (squares / count - mean.square()).clamp_min(0.0)
-        branch.conv.weight.copy_(weight_of(name))
+        branch.conv.weight.copy_(weight)
         bn = branch.bn
         bn.running_mean.copy_(mean)
         bn.running_var.copy_(var)
         bn.weight.copy_((var + bn.eps).sqrt())
-        bn.bias.copy_(mean + d.reparam_conv.bias)
+        bn.bias.copy_(mean + conv.bias)
 
 
 def unfold_vision_tower(

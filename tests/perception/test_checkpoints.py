@@ -23,6 +23,7 @@ from perception.checkpoints import (
     detect_format,
     hf_config_to_apple,
     hf_to_apple_key,
+    image_normalisation,
     load_fastvlm_torch,
     load_tokenizer,
     read_state_dict,
@@ -161,6 +162,14 @@ def test_load_info(loaded, tiny_dirs) -> None:
     hashes = {info.content_hash for _, info in loaded.values()}
     assert len(hashes) == len(LAYOUTS)
     assert checkpoint_hash(tiny_dirs["hf", True]) == loaded["hf", True][1].content_hash
+
+
+def test_image_normalisation_is_read_without_loading_the_model(tmp_path: Path) -> None:
+    assert image_normalisation(tmp_path) == ((0.0,) * 3, (1.0,) * 3)  # FastVLM's, when unsaid
+    settings = {"crop_size": {"height": 64, "width": 64}, "image_mean": [0.5, 0.4, 0.3],
+                "image_std": [0.2, 0.2, 0.25]}  # fmt: skip
+    (tmp_path / "preprocessor_config.json").write_text(json.dumps(settings))
+    assert image_normalisation(tmp_path) == ((0.5, 0.4, 0.3), (0.2, 0.2, 0.25))
 
 
 def test_bfloat16_loading_casts_floats_only(tiny_dirs, loaded) -> None:
