@@ -573,6 +573,13 @@ def train(
             help="suite whose screens --screen-labels renders: ui (default), miniwob; repeat"
         ),
     ] = None,
+    screen_env: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="env id whose screens --screen-labels renders, instead of --screen-suite; "
+            "repeat (an id given twice gets twice the screens)"
+        ),
+    ] = None,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
@@ -635,7 +642,7 @@ def train(
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
             screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
-            screen_suites=tuple(screen_suite or ("ui",)),
+            screen_suites=tuple(screen_suite or ("ui",)), screen_envs=tuple(screen_env or ()),
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end, copy_text=copy_text,
             copy_batch=copy_batch,

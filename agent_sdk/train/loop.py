@@ -98,6 +98,7 @@ class TrainConfig:
     screen_count: int = 4000  # labelled screens rendered for it
     screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
     screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
+    screen_envs: tuple[str, ...] = ()  # env ids instead of the suites (an id n times: n shares)
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
@@ -123,10 +124,13 @@ class TrainConfig:
         object.__setattr__(self, "data", tuple(str(d) for d in self.data))
         object.__setattr__(self, "eval_envs", tuple(self.eval_envs))
         object.__setattr__(self, "screen_suites", tuple(self.screen_suites))
+        object.__setattr__(self, "screen_envs", tuple(self.screen_envs))
         unlabelled = set(self.screen_suites) - set(LABELLED_SUITES)
         if unlabelled or not self.screen_suites:
             raise ConfigError(f"screen labels come from the suites {', '.join(LABELLED_SUITES)}; "
                               f"got {', '.join(self.screen_suites) or 'none'}")  # fmt: skip
+        if self.screen_envs:
+            _check_labelled_envs(self.screen_envs)
         if not self.data:
             raise ConfigError("data is empty: give at least one --data folder")
         if self.init is None and self.size not in SIZES:
@@ -165,6 +169,22 @@ class TrainConfig:
                               f"model image), got {self.spotlight_max}")  # fmt: skip
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+
+
+def _check_labelled_envs(env_ids: Sequence[str]) -> None:
+    """Refuse env ids that no suite of `LABELLED_SUITES` holds, naming the nearest ones."""
+    import difflib
+
+    import envs  # the suites' env ids
+
+    known = [e for suite in LABELLED_SUITES for e in envs.SUITES[suite]]
+    for env_id in env_ids:
+        if env_id not in known:
+            near = difflib.get_close_matches(env_id, known, n=3, cutoff=0.5)
+            hint = f" Did you mean {', '.join(near)}?" if near else ""
+            raise ConfigError(f"screen labels come from the envs of the suites "
+                              f"{', '.join(LABELLED_SUITES)}; {env_id!r} is none of them.{hint} "
+                              f"`agent-sdk envs` lists them")  # fmt: skip
 
 
 @dataclass
@@ -377,7 +397,9 @@ class Trainer:
             return None, None
         import envs  # the suites' env ids
 
-        env_ids = [e for suite in self.config.screen_suites for e in envs.SUITES[suite]]
+        env_ids = list(self.config.screen_envs) or [
+            e for suite in self.config.screen_suites for e in envs.SUITES[suite]
+        ]
         screens = screen_labels(env_ids, self.config.screen_count, image_size, tokens)
         hidden = self.model.config.text_config.hidden_size
         return screens, torch.nn.Linear(hidden, len(screens.vocab)).to(self.device)
@@ -564,6 +586,12 @@ class Trainer:
             if "label_head" not in payload:
                 raise ConfigError(f"{self.out / STATE} was saved without screen labels: resume "
                                   "without --screen-labels, or start a new run")  # fmt: skip
+            saved = tuple(payload["label_head"]["weight"].shape)
+            if saved != tuple(self.label_head.weight.shape):
+                raise ConfigError(f"{self.out / STATE} labels screens with {saved[0]} words, "
+                                  f"these screens have {self.label_head.weight.shape[0]}: resume "
+                                  "with the same --screen-suite, --screen-env and "
+                                  "--screen-count")  # fmt: skip
             self.label_head.load_state_dict(payload["label_head"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])

@@ -131,3 +131,26 @@ def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> 
     assert plain.keys() == labelled.keys()  # the head trains, the checkpoint never holds it
     with pytest.raises(ConfigError, match="without screen labels"):
         train(_config(demos, steps=3), tmp_path / "n", resume=True)
+
+
+def test_screen_envs_choose_and_weight_the_labelled_screens(demos: Path, tmp_path: Path) -> None:
+    button = "agent_sdk/ui-click-button-v0"
+    envs = (SHAPES[0], SHAPES[0], button)  # shapes get two shares of three
+    trainer = Trainer(_config(demos, screen_envs=envs, screen_count=6), tmp_path / "t")
+    assert trainer.screens is not None
+    alone = screen_labels(envs, 6, 128, 4)  # the tiny model sees 128 px, 4 tokens
+    assert trainer.screens.vocab == alone.vocab
+    assert all(torch.equal(a, b) for a, b in zip(trainer.screens.pairs, alone.pairs, strict=True))
+    shape_words = {w for i in (0, 1, 3, 4) for _, w in alone.pairs[i].tolist()}
+    button_words = {w for i in (2, 5) for _, w in alone.pairs[i].tolist()}
+    assert {alone.vocab[w] for w in shape_words} & {"circle", "square", "triangle", "star",
+                                                    "diamond", "hexagon", "pentagon"}  # fmt: skip
+    assert "button" in {alone.vocab[w] for w in button_words}
+    with pytest.raises(ConfigError, match="ui-click-shape-v0"):  # the nearest, named
+        _config(demos, screen_envs=("agent_sdk/ui-click-shapes-v0",))
+    with pytest.raises(ConfigError, match="robot-reach-v0' is none of them"):
+        _config(demos, screen_envs=("agent_sdk/robot-reach-v0",))
+    train(_config(demos, steps=2, screen_count=4), tmp_path / "r", until=1)
+    with pytest.raises(ConfigError, match="same --screen-suite, --screen-env"):
+        train(_config(demos, steps=2, screen_count=4, screen_envs=SHAPES), tmp_path / "r",
+              resume=True)  # fmt: skip
