@@ -580,6 +580,14 @@ def train(
             "repeat (an id given twice gets twice the screens)"
         ),
     ] = None,
+    tower_warmup: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="first steps that train the vision tower and projector alone on the "
+            "--screen-labels screens (the LLM waits): a vision pretraining stage",
+        ),
+    ] = 0,
     spotlight: Annotated[
         float, typer.Option(min=0.0, max=1.0, help="chance an example shows its target only")
     ] = 0.0,
@@ -643,6 +651,7 @@ def train(
             pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
             screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
             screen_suites=tuple(screen_suite or ("ui",)), screen_envs=tuple(screen_env or ()),
+            tower_warmup=tower_warmup,
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end, copy_text=copy_text,
             copy_batch=copy_batch,

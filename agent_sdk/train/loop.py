@@ -99,6 +99,7 @@ class TrainConfig:
     screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
     screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
     screen_envs: tuple[str, ...] = ()  # env ids instead of the suites (an id n times: n shares)
+    tower_warmup: int = 0  # first steps: the vision tower + projector alone on the screen labels
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
     spotlight_end: float | None = None  # the chance at the last step, linear from `spotlight`
     spotlight_max: int = CENTRED_HALF  # largest half-side of its box (model-image px; `Spotlight`)
@@ -154,6 +155,11 @@ class TrainConfig:
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
+        if self.tower_warmup < 0:
+            raise ConfigError(f"tower_warmup is a count of steps (0: off), got {self.tower_warmup}")
+        if self.tower_warmup and not self.screen_labels:
+            raise ConfigError("--tower-warmup trains the vision tower on labelled screens before "
+                              "the answers: give --screen-labels W too")  # fmt: skip
         if self.copy_batch < 0:
             raise ConfigError(f"copy_batch is a count of examples (0: off), got {self.copy_batch}")
         for name in ("steps", "batch_size", "save_every", "log_every", "screen_count",
@@ -449,10 +455,47 @@ class Trainer:
                 self.epoch, self.index = self.epoch + 1, 0
         return picked
 
+    @property
+    def warming_up(self) -> bool:
+        """Whether the next step is one of the tower warm-up's (`TrainConfig.tower_warmup`)."""
+        return self.step < self.config.tower_warmup
+
+    def step_examples(self) -> int:
+        """How many examples the next step trains on: its answers, or in the tower warm-up its
+        labelled screens."""
+        if self.warming_up:
+            assert self.screens is not None
+            return min(self.config.screen_batch, len(self.screens))
+        return self.config.batch_size
+
     def train_step(self) -> tuple[float, float]:
-        """One optimizer step; returns the loss and the answer-token accuracy."""
+        """One optimizer step; returns the loss and the answer-token accuracy (NaN in the tower
+        warm-up, which trains the vision tower and projector alone on labelled screens: the
+        LLM gets no gradient and AdamW leaves it be)."""
+        rng = np.random.default_rng([self.config.seed, self.step])  # exact on resume
+        with self.autocast:
+            if self.warming_up:
+                loss, acc = self._screen_loss(self._screen_pick(rng)), float("nan")
+            else:
+                loss, acc = self._answers_loss(rng)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._trained(), self.config.grad_clip)
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scheduler.step()
+        self.step += 1
+        return float(loss.detach()), float(acc)
+
+    def _screen_pick(self, rng: np.random.Generator) -> list[int]:
+        """``screen_batch`` distinct labelled screens."""
+        assert self.screens is not None
+        size = min(self.config.screen_batch, len(self.screens))
+        return rng.choice(len(self.screens), size, replace=False).tolist()
+
+    def _answers_loss(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss of a step on the answers (with the screen labels and copy drill, when on)
+        and its answer-token accuracy."""
         c = self.config
-        rng = np.random.default_rng([c.seed, self.step])  # exact on resume
         spotlight = self._scheduled(c.spotlight, c.spotlight_end)
         ground = self._scheduled(c.ground, c.ground_end)
         batch = collate(
@@ -463,24 +506,15 @@ class Trainer:
             Grounding(ground, rng) if ground > 0 else None,
             self._copy_text(c.copy_text, rng) if c.copy_text > 0 else None,
         )
-        with self.autocast:
-            loss, acc = answer_loss(
-                self.model, batch, self.mean, self.std, self.config.channels_last,
-                self.config.pointer_weight, self.config.cell_words,
-            )  # fmt: skip
-            if self.screens is not None:
-                size = min(c.screen_batch, len(self.screens))
-                pick = rng.choice(len(self.screens), size, replace=False)
-                loss = loss + c.screen_labels * self._screen_loss(pick.tolist())
-            if c.copy_batch:
-                loss = loss + self._copy_loss(rng)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(self._trained(), self.config.grad_clip)
-        self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        self.scheduler.step()
-        self.step += 1
-        return float(loss.detach()), float(acc)
+        loss, acc = answer_loss(
+            self.model, batch, self.mean, self.std, c.channels_last, c.pointer_weight,
+            c.cell_words,
+        )  # fmt: skip
+        if self.screens is not None:
+            loss = loss + c.screen_labels * self._screen_loss(self._screen_pick(rng))
+        if c.copy_batch:
+            loss = loss + self._copy_loss(rng)
+        return loss, acc
 
     def _screen_loss(self, index: list[int]) -> torch.Tensor:
         """`screen_label_loss` on the labelled screens ``index`` (``screen_batch`` a step); the
@@ -648,16 +682,19 @@ def train(
     after that step (saved), as an interruption would."""
     trainer = Trainer(config, out, resume=resume)
     trainer.out.mkdir(parents=True, exist_ok=True)
-    window: list[tuple[float, float]] = []
+    window: list[tuple[float, float, int]] = []  # loss, answer accuracy, examples
     start = time.perf_counter()
     last = config.steps if until is None else min(until, config.steps)
     while trainer.step < last:
-        window.append(trainer.train_step())
+        examples = trainer.step_examples()
+        window.append((*trainer.train_step(), examples))
         step = trainer.step
         if step % config.log_every == 0 or step == config.steps:
             elapsed = time.perf_counter() - start
-            loss, acc = (float(np.mean(v)) for v in zip(*window, strict=True))
-            rate = len(window) * config.batch_size / elapsed
+            losses, accs, counts = zip(*window, strict=True)
+            answered = [a for a in accs if math.isfinite(a)]  # none in the tower warm-up
+            loss, rate = float(np.mean(losses)), sum(counts) / elapsed
+            acc = float(np.mean(answered)) if answered else None
             lr = trainer.scheduler.get_last_lr()[0]
             trainer.record["loss_curve"].append([step, loss, acc, lr, rate])
             if trainer.label_window:  # [step, label accuracy, label loss]
@@ -669,7 +706,8 @@ def train(
                 trainer.record["copy_curve"].append([step, *means])
                 trainer.copy_window = []
             if progress is not None:
-                progress(Progress(step, config.steps, loss, acc, rate, lr, trainer.record["evals"]))
+                progress(Progress(step, config.steps, loss, math.nan if acc is None else acc,
+                                  rate, lr, trainer.record["evals"]))  # fmt: skip
             window, start = [], time.perf_counter()
         evaluate_now = config.eval_episodes > 0 and (
             (config.eval_every and step % config.eval_every == 0) or step == config.steps

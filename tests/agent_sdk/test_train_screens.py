@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import gymnasium as gym
@@ -154,3 +155,38 @@ def test_screen_envs_choose_and_weight_the_labelled_screens(demos: Path, tmp_pat
     with pytest.raises(ConfigError, match="same --screen-suite, --screen-env"):
         train(_config(demos, steps=2, screen_count=4, screen_envs=SHAPES), tmp_path / "r",
               resume=True)  # fmt: skip
+
+
+def test_tower_warmup_trains_the_vision_tower_alone_then_the_whole_model(
+    demos: Path, tmp_path: Path
+) -> None:
+    config = _config(demos, steps=4, tower_warmup=2, screen_batch=3)
+    trainer = Trainer(config, tmp_path / "t")
+    assert trainer.warming_up and trainer.step_examples() == 3
+
+    def weights(prefix: str) -> dict[str, torch.Tensor]:
+        return {n: p.detach().clone() for n, p in trainer.model.named_parameters()
+                if n.startswith(prefix)}  # fmt: skip
+
+    llm, tower = weights("model.language_model"), weights("model.vision_tower")
+    assert llm and tower
+    for _ in range(2):
+        loss, accuracy = trainer.train_step()
+        assert loss > 0 and math.isnan(accuracy)  # no answers in the warm-up
+    assert all(torch.equal(p, weights("model.language_model")[n]) for n, p in llm.items())
+    assert any(not torch.equal(p, weights("model.vision_tower")[n]) for n, p in tower.items())
+    assert not trainer.warming_up and trainer.step_examples() == config.batch_size
+    _, accuracy = trainer.train_step()
+    assert 0.0 <= accuracy <= 1.0
+    assert any(not torch.equal(p, weights("model.language_model")[n]) for n, p in llm.items())
+    record = train(config, tmp_path / "r")
+    assert [row[2] is None for row in record["loss_curve"]] == [True, True, False, False]
+    assert [r[0] for r in record["screen_label_curve"]] == [1, 2, 3, 4]
+    train(config, tmp_path / "s", until=1)  # stopped inside the warm-up, then resumed
+    train(config, tmp_path / "s", resume=True)
+    straight, again = (load_file(tmp_path / d / "model.safetensors") for d in ("r", "s"))
+    assert all(torch.equal(straight[k], again[k]) for k in straight)
+    with pytest.raises(ConfigError, match="give --screen-labels"):
+        _config(demos, tower_warmup=2, screen_labels=0.0)
+    with pytest.raises(ConfigError, match="tower_warmup"):
+        _config(demos, tower_warmup=-1)
