@@ -580,6 +580,13 @@ def train(
             "repeat (an id given twice gets twice the screens)"
         ),
     ] = None,
+    vision_from: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --init: take this checkpoint's vision tower and projector (a "
+            "--tower-warmup run's, say) and keep --init's LLM"
+        ),
+    ] = None,
     tower_warmup: Annotated[
         int,
         typer.Option(
@@ -652,6 +659,7 @@ def train(
             screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
             screen_suites=tuple(screen_suite or ("ui",)), screen_envs=tuple(screen_env or ()),
             tower_warmup=tower_warmup,
+            vision_from=None if vision_from is None else str(vision_from),
             spotlight_end=spotlight_end,
             spotlight_max=spotlight_max, ground=ground, ground_end=ground_end, copy_text=copy_text,
             copy_batch=copy_batch,

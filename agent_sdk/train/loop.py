@@ -83,6 +83,7 @@ class TrainConfig:
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
     unfold_tower: bool = False  # with ``init``: train timm's train-time tower (`unfold_tower`)
+    vision_from: str | None = None  # with ``init``: this folder's vision tower and projector
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
     steps: int = 2000
@@ -142,6 +143,10 @@ class TrainConfig:
             raise ConfigError("--unfold-tower unfolds the re-parameterised vision tower of a "
                               "checkpoint to train it fully: give --init DIR, without --lora "
                               "(a new model trains the train-time tower already)")  # fmt: skip
+        if self.vision_from is not None and (self.init is None or self.lora_rank):
+            raise ConfigError("--vision-from puts another checkpoint's vision tower and projector "
+                              "into the one being fine-tuned: give --init DIR, without --lora "
+                              "(a LoRA resume rebuilds the base from --init)")  # fmt: skip
         if self.lora_rank and self.screen_labels:
             raise ConfigError("screen labels (--screen-labels) train the vision tower, which "
                               "LoRA (--lora) freezes: drop one")  # fmt: skip
@@ -264,6 +269,8 @@ def _describe(model_key: dict[str, Any]) -> str:
     how = f"LoRA rank {model_key['lora_rank']}" if model_key["lora_rank"] else "full"
     if model_key.get("unfold_tower"):
         how += ", --unfold-tower"
+    if model_key.get("vision_from"):
+        how += f", vision from {model_key['vision_from']}"
     return f"{model_key['init']} ({how})"
 
 
@@ -293,6 +300,8 @@ class Trainer:
         self.label_window: list[tuple[float, float]] = []  # screen labels' accuracy, loss
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
+        if config.vision_from is not None and payload is None:
+            self._take_vision(config.vision_from)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
         self.model.to(self.device)
@@ -373,6 +382,34 @@ class Trainer:
         if config.number_tokens:
             init_number_embeddings(model, tokenizer)
         return model, tokenizer, (0.0,) * 3, (1.0,) * 3
+
+    def _take_vision(self, source: str) -> None:
+        """Put ``source``'s vision tower and projector (a checkpoint folder of the same vision
+        config and LLM width: a `tower_warmup` run's, say) in place of the model's, keeping
+        its LLM; the LLM then learns to read them."""
+        donor, info = load_fastvlm_torch(source, dtype=torch.float32)
+        normalisation = (tuple(info.image_mean), tuple(info.image_std))
+        if normalisation != (tuple(self.mean), tuple(self.std)):
+            raise ConfigError(f"--vision-from {source} normalises pixels with mean / std "
+                              f"{normalisation}, {self.config.init} with "
+                              f"{(tuple(self.mean), tuple(self.std))}: take a tower trained on "
+                              "the same pixels")  # fmt: skip
+        tokens = donor.config.image_seq_length, self.model.config.image_seq_length
+        if tokens[0] != tokens[1]:
+            raise ConfigError(f"--vision-from {source} sees {tokens[0]} image tokens a screen, "
+                              f"{self.config.init} {tokens[1]}: take a tower trained at the same "
+                              "image size")  # fmt: skip
+        for name in ("vision_tower", "multi_modal_projector"):
+            mine, theirs = (getattr(m.model, name).state_dict() for m in (self.model, donor))
+            differ = sorted(mine.keys() ^ theirs.keys()) + sorted(
+                k for k in mine.keys() & theirs.keys() if mine[k].shape != theirs[k].shape
+            )
+            if differ:
+                raise ConfigError(f"--vision-from {source}: its {name} does not fit "
+                                  f"{self.config.init}'s ({len(differ)} tensors differ, e.g. "
+                                  f"{differ[0]}); both need the same vision config and LLM "
+                                  "width")  # fmt: skip
+            getattr(self.model.model, name).load_state_dict(theirs)
 
     def _words(self, examples: Sequence[Example]) -> list[str]:
         """The instruction words that get tokens of their own (`model.instruction_words`)."""
@@ -592,6 +629,8 @@ class Trainer:
         if c.init is None:
             return {"size": c.size}
         key = {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank}
+        if c.vision_from is not None:
+            key["vision_from"] = str(Path(c.vision_from).expanduser().resolve())
         return {**key, "unfold_tower": True} if c.unfold_tower else key
 
     def _read_state(self, path: Path) -> dict[str, Any]:
@@ -601,7 +640,8 @@ class Trainer:
         if saved and saved != now:
             raise ConfigError(
                 f"{self.out} trains {_describe(saved)}, not {_describe(now)}: resume with the same "
-                "--config, --init, --lora and --unfold-tower, or start a new run in another --out"
+                "--config, --init, --lora, --unfold-tower and --vision-from, or start a new run in "
+                "another --out"
             )
         return payload
 

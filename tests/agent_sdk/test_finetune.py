@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from agent_sdk.cli import app
 from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
-from agent_sdk.train import NUMBERS, TrainConfig, Trainer, train
+from agent_sdk.train import NUMBERS, TrainConfig, Trainer, loop, train
 from agent_sdk.train.model import has_number_tokens, instruction_words, unfold_vision_tower
 from perception import load_vlm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
@@ -195,6 +196,44 @@ def test_unfold_tower_needs_a_checkpoint_trained_fully(data: Path, init: Path) -
     vision.model_args = {**(vision.model_args or {}), "inference_mode": False}
     with pytest.raises(ConfigError, match="nothing to unfold"):
         unfold_vision_tower(model, [])
+
+
+def test_vision_from_takes_a_donors_tower_and_projector_and_keeps_the_llm(
+    data: Path, init: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    donor = save_tiny_checkpoint(tmp_path / "donor", image_size=128, seed=4)
+    trainer = Trainer(_config(data, init, vision_from=str(donor)), tmp_path / "v")
+    mine, theirs, base = (m.state_dict() for m in (
+        trainer.model, load_fastvlm_torch(donor)[0], load_fastvlm_torch(init)[0]))  # fmt: skip
+    vision = [k for k in mine if k.startswith(("model.vision_tower", "model.multi_modal"))]
+    assert vision and all(torch.equal(mine[k], theirs[k]) for k in vision)
+    assert any(not torch.equal(mine[k], base[k]) for k in vision)  # the donor differs
+    assert all(torch.equal(v, base[k]) for k, v in mine.items() if k not in vision)
+    train(_config(data, init, vision_from=str(donor)), tmp_path / "a")
+    train(_config(data, init, vision_from=str(donor), save_every=2), tmp_path / "b", until=2)
+    with pytest.raises(ConfigError, match="vision from"):  # the same init, another tower
+        train(_config(data, init, save_every=2), tmp_path / "b", resume=True)
+    train(_config(data, init, vision_from=str(donor), save_every=2), tmp_path / "b", resume=True)
+    _assert_same_weights(tmp_path / "a", tmp_path / "b")
+    wide = save_tiny_checkpoint(tmp_path / "wide", image_size=256, seed=4)
+    with pytest.raises(ConfigError, match="sees 16 image tokens a screen"):
+        Trainer(_config(data, init, vision_from=str(wide)), tmp_path / "w")
+    load = loop.load_fastvlm_torch
+
+    def narrower(folder: Path, **kwargs: Any) -> Any:  # the donor's projector, for another LLM
+        model, info = load(folder, **kwargs)
+        if Path(folder) == donor:
+            model.model.multi_modal_projector.linear_2 = torch.nn.Linear(64, 32)
+        return model, info
+
+    monkeypatch.setattr(loop, "load_fastvlm_torch", narrower)
+    with pytest.raises(ConfigError, match=r"multi_modal_projector does not fit .*\(2 tensors "
+                                          r"differ, e.g. linear_2.bias\)"):  # fmt: skip
+        Trainer(_config(data, init, vision_from=str(donor)), tmp_path / "o")
+    with pytest.raises(ConfigError, match="--init"):
+        TrainConfig(data=(str(data),), size="tiny", vision_from=str(donor))
+    with pytest.raises(ConfigError, match="--lora"):
+        _config(data, init, vision_from=str(donor), lora_rank=2)
 
 
 # -- LoRA -----------------------------------------------------------------------------------------
