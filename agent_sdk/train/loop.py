@@ -21,6 +21,7 @@ from transformers import FastVlmConfig, FastVlmForConditionalGeneration
 
 from agent_sdk.collect import Example, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
+from agent_sdk.evaluate import _check_env_ids
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train.data import (
     CENTRED_HALF,
@@ -183,19 +184,17 @@ class TrainConfig:
 
 
 def _check_labelled_envs(env_ids: Sequence[str]) -> None:
-    """Refuse env ids that no suite of `LABELLED_SUITES` holds, naming the nearest ones."""
-    import difflib
+    """Refuse env ids that are unknown (`_check_env_ids` names the nearest) or that no suite of
+    `LABELLED_SUITES` holds (their screens list no elements)."""
+    import envs  # registers the env ids; the suites' ids
 
-    import envs  # the suites' env ids
-
-    known = [e for suite in LABELLED_SUITES for e in envs.SUITES[suite]]
+    _check_env_ids(env_ids)
+    labelled = {e for suite in LABELLED_SUITES for e in envs.SUITES[suite]}
     for env_id in env_ids:
-        if env_id not in known:
-            near = difflib.get_close_matches(env_id, known, n=3, cutoff=0.5)
-            hint = f" Did you mean {', '.join(near)}?" if near else ""
+        if env_id not in labelled:
             raise ConfigError(f"screen labels come from the envs of the suites "
-                              f"{', '.join(LABELLED_SUITES)}; {env_id!r} is none of them.{hint} "
-                              f"`agent-sdk envs` lists them")  # fmt: skip
+                              f"{', '.join(LABELLED_SUITES)}; {env_id!r} is none of them (its "
+                              "screens list no elements)")  # fmt: skip
 
 
 @dataclass
@@ -500,10 +499,12 @@ class Trainer:
     def step_examples(self) -> int:
         """How many examples the next step trains on: its answers, or in the tower warm-up its
         labelled screens."""
-        if self.warming_up:
-            assert self.screens is not None
-            return min(self.config.screen_batch, len(self.screens))
-        return self.config.batch_size
+        return self._screens_a_step() if self.warming_up else self.config.batch_size
+
+    def _screens_a_step(self) -> int:
+        """``screen_batch``, or every labelled screen when there are fewer."""
+        assert self.screens is not None
+        return min(self.config.screen_batch, len(self.screens))
 
     def train_step(self) -> tuple[float, float]:
         """One optimizer step; returns the loss and the answer-token accuracy (NaN in the tower
@@ -524,10 +525,9 @@ class Trainer:
         return float(loss.detach()), float(acc)
 
     def _screen_pick(self, rng: np.random.Generator) -> list[int]:
-        """``screen_batch`` distinct labelled screens."""
+        """`_screens_a_step` distinct labelled screens."""
         assert self.screens is not None
-        size = min(self.config.screen_batch, len(self.screens))
-        return rng.choice(len(self.screens), size, replace=False).tolist()
+        return rng.choice(len(self.screens), self._screens_a_step(), replace=False).tolist()
 
     def _answers_loss(self, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """The loss of a step on the answers (with the screen labels and copy drill, when on)
