@@ -637,6 +637,12 @@ def train(
     threads: Annotated[
         int | None, typer.Option(min=1, help="CPU threads (1 on a busy machine)")
     ] = None,
+    data_threads: Annotated[
+        int,
+        typer.Option(
+            min=1, help="threads that resize, pack and decode images (an accelerator's feed)"
+        ),
+    ] = 1,
     save_every: Annotated[int, typer.Option(min=1)] = 200,
     eval_every: Annotated[int, typer.Option(min=0, help="steps between evals (0: at the end)")] = 0,
     eval_episodes: Annotated[int, typer.Option(min=0, help="per env; 0: no eval")] = 2,
@@ -665,6 +671,7 @@ def train(
             copy_batch=copy_batch,
             precision=precision,  # type: ignore[arg-type]
             channels_last=channels_last, device=device, threads=threads, compile=compile,
+            data_threads=data_threads,
             save_every=save_every, eval_every=eval_every, eval_episodes=eval_episodes,
             eval_suite=eval_suite,
         )  # fmt: skip

@@ -115,6 +115,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the vision tower (1.1x more on the CPU, slow start)
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
+    data_threads: int = 1  # threads that preprocess, pack and decode images (`PackedImages`)
     save_every: int = 200
     eval_every: int = 0  # 0: evaluate only at the end (when eval_episodes > 0)
     eval_episodes: int = 2  # per env, seeds 0 .. (held out: collect starts at 100000)
@@ -181,6 +182,8 @@ class TrainConfig:
                               f"model image), got {self.spotlight_max}")  # fmt: skip
         if self.precision not in ("auto", "fp32", "bf16"):
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
+        if self.data_threads < 1:
+            raise ConfigError(f"data_threads must be >= 1, got {self.data_threads}")
 
 
 def _check_labelled_envs(env_ids: Sequence[str]) -> None:
@@ -310,7 +313,8 @@ class Trainer:
         self.image_tokens = tokens
         self.data = build_dataset(self._examples(images=True), self.tokenizer,
                                   self.model.config.image_token_id, image_size, tokens,
-                                  self.mean, self.std, ground=self._grounds())  # fmt: skip
+                                  self.mean, self.std, ground=self._grounds(),
+                                  threads=config.data_threads)  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()
         if config.unfold_tower and payload is None:
@@ -442,7 +446,8 @@ class Trainer:
         env_ids = list(self.config.screen_envs) or [
             e for suite in self.config.screen_suites for e in envs.SUITES[suite]
         ]
-        screens = screen_labels(env_ids, self.config.screen_count, image_size, tokens)
+        screens = screen_labels(env_ids, self.config.screen_count, image_size, tokens,
+                                threads=self.config.data_threads)  # fmt: skip
         hidden = self.model.config.text_config.hidden_size
         return screens, torch.nn.Linear(hidden, len(screens.vocab)).to(self.device)
 

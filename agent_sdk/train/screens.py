@@ -82,13 +82,13 @@ def _shown(env: gym.Env, seed: int, rng: np.random.Generator) -> dict[str, Any]:
 
 
 def _screens(
-    env_ids: Sequence[str], count: int, seed: int, image_size: int, grid: int
+    env_ids: Sequence[str], count: int, seed: int, image_size: int, grid: int, threads: int = 1
 ) -> tuple[PackedImages, list[list[tuple[int, list[str]]]]]:
     """``count`` screens shared out over ``env_ids``, env by env (one at a time: a MiniWoB++ env
     holds a browser; screen ``i`` from env ``i % len`` at seed ``seed + i``): the images as the
     model sees them, packed as they come, and per screen each element's image token and
-    words."""
-    pixels, labels = PackedImages(image_size), []
+    words; ``threads``: `PackedImages`'s."""
+    pixels, labels = PackedImages(image_size, threads), []
     for k, env_id in enumerate(env_ids):
         env = gym.make(env_id)
         try:
@@ -105,13 +105,13 @@ def _screens(
 
 def screen_labels(
     env_ids: Sequence[str], count: int, image_size: int, tokens: int, seed: int = SCREEN_SEED,
-    min_count: int = 3, max_vocab: int = 1024,
+    min_count: int = 3, max_vocab: int = 1024, threads: int = 1,
 ) -> ScreenLabels:  # fmt: skip
     """Render ``count`` labelled screens of ``env_ids`` (envs with ``elements()``: the GUI
     suite, MiniWoB++; deterministic by ``seed``, stored env by env); the vocabulary is every
     word seen at least ``min_count`` times, the most common first, at most ``max_vocab`` with
-    `NOTHING`."""
-    pixels, labels = _screens(env_ids, count, seed, image_size, math.isqrt(tokens))
+    `NOTHING`; ``threads`` decode a batch of screens (`PackedImages`)."""
+    pixels, labels = _screens(env_ids, count, seed, image_size, math.isqrt(tokens), threads)
     counts = collections.Counter(w for screen in labels for _, words in screen for w in words)
     kept = [w for w, n in counts.most_common(max_vocab - 1) if n >= min_count]
     vocab = [NOTHING, *kept]

@@ -261,7 +261,10 @@ def test_loss_covers_only_the_answer_tokens(data: Path) -> None:
         assert not batch["labels"][row][~batch["mask"][row]].any()  # padding never learnt
 
 
-def test_dataset_packs_the_preprocessed_images_losslessly(data: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("threads", [1, 3])
+def test_dataset_packs_the_preprocessed_images_losslessly(
+    data: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, threads: int
+) -> None:
     from agent_sdk.train import build_dataset
 
     texts = list(read_examples(data, images=False))
@@ -269,7 +272,12 @@ def test_dataset_packs_the_preprocessed_images_losslessly(data: Path, tmp_path: 
     assert [ex.image.shape for ex in texts] == [(0, 0, 3)] * len(examples)
     assert [ex.prompt for ex in texts] == [ex.prompt for ex in examples]
     tok = Trainer(_config(data), tmp_path).tokenizer
-    ds = build_dataset(iter(examples), tok, 999, 64, 1, ground=True)  # a stream
+    monkeypatch.setitem(build_dataset.__globals__, "_CHUNK", 2)  # chunks in flight at once
+    ds = build_dataset(iter(examples), tok, 999, 64, 1, ground=True, threads=threads)  # a stream
+    assert len(examples) > 2 * threads
+    assert [tok.decode(ids) for ids in ds.ids] == [
+        tok.decode(ids) for ids in build_dataset(iter(examples), tok, 999, 64, 1).ids
+    ]  # the texts in the images' order
     raw = preprocess([ex.image for ex in examples], 64, (0.0,) * 3, (1.0,) * 3)
     expected = torch.from_numpy(np.rint(raw * 255).astype(np.uint8))
     assert len(ds) == len(examples) and ds.pixels.shape == expected.shape
@@ -633,6 +641,19 @@ def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None
     torch.testing.assert_close(resumed["loss_curve"][-1][1], straight["loss_curve"][-1][1])
     with pytest.raises(ConfigError, match="--resume"):
         train(_config(data), tmp_path / "a")
+
+
+def test_data_threads_train_the_same_model(data: Path, tmp_path: Path) -> None:
+    extras = {"spotlight": 0.5, "ground": 0.5, "screen_labels": 0.5, "screen_count": 6,
+              "steps": 3, "save_every": 3}  # fmt: skip
+    one = train(_config(data, **extras), tmp_path / "one")
+    three = train(_config(data, data_threads=3, **extras), tmp_path / "three")
+    a, b = (load_file(tmp_path / d / "model.safetensors") for d in ("one", "three"))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    assert [r[1] for r in one["loss_curve"]] == [r[1] for r in three["loss_curve"]]
+    assert three["config"]["data_threads"] == 3
+    with pytest.raises(ConfigError, match="data_threads must be >= 1"):
+        _config(data, data_threads=0)
 
 
 def test_checkpoint_loads_generates_and_is_evaluated(data: Path, tmp_path: Path) -> None:
