@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import io
 import itertools
 import math
@@ -10,9 +9,8 @@ import operator
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TypeVar
 
 import numpy as np
 import torch
@@ -24,6 +22,7 @@ from actions.errors import ParseError
 from actions.parse import parse_action
 from actions.schema import TypeText
 from agent_sdk.collect import Example
+from agent_sdk.ordered import ordered_map
 from agent_sdk.prompting import step_prompt
 from perception.preprocess import preprocess
 from perception.prompts import chat_prompt, split_on_image
@@ -226,7 +225,7 @@ def build_dataset(
         return pack_model_images(images, image_size, mean, std)
 
     with ThreadPoolExecutor(threads) as pool:
-        for blobs in _ordered_map(pool, packed, chunks(), ahead=2 * threads):
+        for blobs in ordered_map(pool, packed, chunks(), ahead=2 * threads):
             pixels.extend_packed(blobs)
     cache: dict[str, list[int]] = {}
     ids, lens, cells, ground_ids, ground_len, words = [], [], [], [], 0, []
@@ -268,28 +267,10 @@ def pack_model_images(
     return [pack_image(image, image_size) for image in np.rint(raw * 255).astype(np.uint8)]
 
 
-_T = TypeVar("_T")
-_R = TypeVar("_R")
-
-
-def _batched(items: Iterable[_T], n: int) -> Iterator[list[_T]]:
+def _batched(items: Iterable[Example], n: int) -> Iterator[list[Example]]:
     stream = iter(items)
     while chunk := list(itertools.islice(stream, n)):
         yield chunk
-
-
-def _ordered_map(
-    pool: ThreadPoolExecutor, fn: Callable[[_T], _R], items: Iterable[_T], ahead: int
-) -> Iterator[_R]:
-    """``fn`` over ``items`` in ``pool``, results in order, at most ``ahead`` in flight (so a
-    stream is not read into memory at once)."""
-    pending: collections.deque[Future[_R]] = collections.deque()
-    for item in items:
-        pending.append(pool.submit(fn, item))
-        if len(pending) >= ahead:
-            yield pending.popleft().result()
-    while pending:
-        yield pending.popleft().result()
 
 
 def collate(
@@ -309,11 +290,11 @@ def collate(
     prompt_lens = [data.prompt_lens[i] for i in index]
     pixels = data.pixels[list(index)]  # decoded: a copy
     for row, i in enumerate(index):
-        asked = grounding(data, i) if grounding is not None else None
+        asked = grounding(data, i, pixels[row]) if grounding is not None else None
         if asked is not None:
             seqs[row], prompt_lens[row], pixels[row] = asked
             continue
-        lit = spotlight(data, i) if spotlight is not None else None
+        lit = spotlight(data, i, pixels[row]) if spotlight is not None else None
         if lit is not None:
             pixels[row] = lit
         copied = copy_text(data, i) if copy_text is not None else None
@@ -369,12 +350,15 @@ class Spotlight:
     max_half: int = 32
     drag_end: bool = True
 
-    def __call__(self, data: Dataset, i: int) -> torch.Tensor | None:
-        """Example ``i``'s spotlit pixels, or ``None`` (left as it is)."""
+    def __call__(
+        self, data: Dataset, i: int, image: torch.Tensor | None = None
+    ) -> torch.Tensor | None:
+        """Example ``i``'s spotlit pixels, or ``None`` (left as it is); ``image``: its pixels
+        when decoded already (`collate`)."""
         point = first_point(data.answers[i], *data.sizes[i]) if data.answers else None
         if point is None or self.rng.random() >= self.prob:
             return None
-        image = data.pixels[i]
+        image = data.pixels[i] if image is None else image
         size = image.shape[-1]
         width, height = data.sizes[i]
         square = max(width, height)
@@ -389,7 +373,7 @@ class Spotlight:
         left, top = ((square - w) / 2 / square * size for w in (width, height))
         sx, sy = slice(round(left), size - round(left)), slice(round(top), size - round(top))
         lit = image.clone()
-        lit[:, sy, sx] = image[:, sy, sx].flatten(1).median(dim=1).values[:, None, None]
+        lit[:, sy, sx] = lower_median(image[:, sy, sx].flatten(1))[:, None, None]
         lit[:, y0 : cy + half, x0 : cx + half] = image[:, y0 : cy + half, x0 : cx + half]
         end = drag_end(data.answers[i], width, height) if self.drag_end else None
         if end is not None:
@@ -399,6 +383,13 @@ class Spotlight:
                    slice(max(ex - half, 0), ex + half))  # fmt: skip
             lit[box] = image[box]
         return lit
+
+
+def lower_median(values: torch.Tensor) -> torch.Tensor:
+    """Each row's lower median of uint8 ``values`` (R x N), as ``values.median(dim=1)`` gives
+    it, from a histogram: several times faster on a screen's 100,000 pixels."""
+    below = torch.stack([torch.bincount(row, minlength=256) for row in values]).cumsum(dim=1)
+    return (below <= (values.shape[1] - 1) // 2).sum(dim=1).to(torch.uint8)
 
 
 @dataclass
@@ -416,11 +407,14 @@ class Grounding:
     prob: float
     rng: np.random.Generator
 
-    def __call__(self, data: Dataset, i: int) -> tuple[torch.Tensor, int, torch.Tensor] | None:
-        """Example ``i`` as a grounding example (ids, prompt length, pixels), or ``None``."""
+    def __call__(
+        self, data: Dataset, i: int, image: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, int, torch.Tensor] | None:
+        """Example ``i`` as a grounding example (ids, prompt length, pixels), or ``None``;
+        ``image``: its pixels when decoded already."""
         if not data.ground_ids or data.ground_ids[i] is None or self.rng.random() >= self.prob:
             return None
-        lit = Spotlight(1.0, self.rng, drag_end=False)(data, i)
+        lit = Spotlight(1.0, self.rng, drag_end=False)(data, i, image)
         assert lit is not None  # the example has a point
         return data.ground_ids[i], data.ground_prompt_len, lit
 

@@ -346,8 +346,9 @@ class Trainer:
     # -- building ---------------------------------------------------------------------------------
     def _examples(self, images: bool) -> Iterator[Example]:
         """The config's examples (the first ``max_examples``), with or without their images."""
-        return itertools.islice(read_examples(self.config.data, images=images),
-                                self.config.max_examples)  # fmt: skip
+        examples = read_examples(self.config.data, images=images,
+                                 threads=self.config.data_threads)  # fmt: skip
+        return itertools.islice(examples, self.config.max_examples)
 
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None

@@ -94,6 +94,22 @@ def test_examples_use_the_policy_prompt_and_action_text(data: Path) -> None:
     assert typed and all(len(ex.history) == ex.step for ex in typed)
 
 
+def test_threads_read_the_same_examples_in_order(data: Path, tmp_path: Path) -> None:
+    serial = list(read_examples([data, data]))
+    threaded = list(read_examples([data, data], threads=3))
+    assert len(json.loads((data / "manifest.json").read_text())["shards"]) > 3
+    assert [ex.meta() for ex in threaded] == [ex.meta() for ex in serial]
+    assert all(np.array_equal(a.image, b.image) for a, b in zip(threaded, serial, strict=True))
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for f in data.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    last = sorted(broken.glob("shard-*.tar"))[-1]
+    last.write_bytes(last.read_bytes()[:-1] + b"x")
+    with pytest.raises(ConfigError, match="does not match its manifest"):
+        list(read_examples(broken, threads=3))
+
+
 def test_camera_examples_use_the_robot_prompt() -> None:
     image = np.zeros((4, 4, 3), np.uint8)
     gui = Example(image, "Reach the red dot", ("done()",), "done()")
@@ -290,6 +306,17 @@ def test_dataset_packs_the_preprocessed_images_losslessly(
     assert torch.equal(ds.pixels[0], expected[1])
     with pytest.raises(ValueError, match="3 x 64 x 64 uint8"):
         ds.pixels[0] = expected[1].float()
+
+
+def test_lower_median_is_torchs_median() -> None:
+    from agent_sdk.train.data import lower_median
+
+    gen = torch.Generator().manual_seed(0)
+    for rows, n, top in [(3, 1, 256), (3, 2, 256), (1, 7, 3), (3, 76_800, 256), (2, 1000, 1)]:
+        values = torch.randint(0, top, (rows, n), generator=gen, dtype=torch.uint8)
+        assert torch.equal(lower_median(values), values.median(dim=1).values)
+    sliced = torch.randint(0, 256, (3, 64, 64), generator=gen, dtype=torch.uint8)[:, 8:56]
+    assert torch.equal(lower_median(sliced.flatten(1)), sliced.flatten(1).median(dim=1).values)
 
 
 def test_target_cell_is_the_image_token_under_the_first_point() -> None:
