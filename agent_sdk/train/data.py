@@ -62,21 +62,26 @@ class PackedImages:
 
     def __getitem__(self, key: int | slice | Sequence[int]) -> torch.Tensor:
         if not isinstance(key, (slice, Sequence)):
-            return self._unpack(self._blobs[operator.index(key)])  # numpy ints too
+            image = self._decode(self._blobs[operator.index(key)])  # numpy ints too
+            return torch.from_numpy(image.transpose(2, 0, 1).copy())
         keys = range(len(self))[key] if isinstance(key, slice) else key
-        if not len(keys):
-            return torch.empty(0, 3, self.size, self.size, dtype=torch.uint8)
-        blobs = [self._blobs[i] for i in keys]
-        images = self._pool.map(self._unpack, blobs) if self._pool else map(self._unpack, blobs)
-        return torch.stack(list(images))
+        batch = torch.empty(len(keys), 3, self.size, self.size, dtype=torch.uint8)
+
+        def fill(row: int) -> None:  # decoded straight into the batch: no stacking copy
+            batch[row].numpy()[:] = self._decode(self._blobs[keys[row]]).transpose(2, 0, 1)
+
+        rows = range(len(keys))
+        list(self._pool.map(fill, rows) if self._pool else map(fill, rows))
+        return batch
 
     def __setitem__(self, i: int, image: torch.Tensor | np.ndarray) -> None:
         self._blobs[i] = pack_image(image, self.size)
 
     @staticmethod
-    def _unpack(blob: np.ndarray) -> torch.Tensor:
+    def _decode(blob: np.ndarray) -> np.ndarray:
+        """A packed image, decoded: ``S x S x 3`` uint8 (read-only)."""
         with Image.open(io.BytesIO(blob.tobytes())) as image:
-            return torch.from_numpy(np.asarray(image).transpose(2, 0, 1).copy())
+            return np.asarray(image)
 
     def extend_packed(self, blobs: Iterable[np.ndarray]) -> None:
         """Add images already packed by `pack_image` (at this size) at the end."""
