@@ -640,7 +640,7 @@ def train(
     data_threads: Annotated[
         int,
         typer.Option(
-            min=1, help="threads that resize, pack and decode images (an accelerator's feed)"
+            min=1, help="threads that read, resize, pack and decode images (to feed an accelerator)"
         ),
     ] = 1,
     save_every: Annotated[int, typer.Option(min=1)] = 200,

@@ -115,7 +115,7 @@ class TrainConfig:
     compile: bool = False  # torch.compile the vision tower (1.1x more on the CPU, slow start)
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
-    data_threads: int = 1  # threads that preprocess, pack and decode images (`PackedImages`)
+    data_threads: int = 1  # threads that read, preprocess, pack and decode images (`PackedImages`)
     save_every: int = 200
     eval_every: int = 0  # 0: evaluate only at the end (when eval_episodes > 0)
     eval_episodes: int = 2  # per env, seeds 0 .. (held out: collect starts at 100000)
