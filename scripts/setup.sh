@@ -16,8 +16,9 @@ set -euo pipefail
 
 # Debian bookworm names. Xvfb + scrot: screens for pyautogui/mss; xauth: XAUTHORITY files;
 # chromium + chromium-driver: MiniWoB++; libegl*/libgl*/libgles2: MUJOCO_GL=egl on the CPU;
-# fonts-dejavu-core: the synthetic GUI suite renders text with DejaVu.
-APT_PACKAGES="xvfb xauth scrot chromium chromium-driver libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2 fonts-dejavu-core"
+# fonts-dejavu-core, fonts-dejavu-extra: the synthetic GUI suite renders text with DejaVu (the
+# condensed family is in -extra).
+APT_PACKAGES="xvfb xauth scrot chromium chromium-driver libegl1 libegl-mesa0 libgl1 libgl1-mesa-dri libgles2 fonts-dejavu-core fonts-dejavu-extra"
 
 log() { printf 'setup: %s\n' "$*"; }
 die() { printf 'setup: error: %s\n' "$*" >&2; exit 1; }

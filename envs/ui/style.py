@@ -1,7 +1,8 @@
 """Looks of a synthetic screen: themes, colours, fonts and sizes, sampled per episode.
 
-Fonts are DejaVu from the system (Debian's ``fonts-dejavu-core``); without it, Pillow's bundled
-scalable font is used for every family, so the suite still runs (with less variety).
+Fonts are DejaVu from the system (Debian's ``fonts-dejavu-core``, and ``fonts-dejavu-extra`` for
+the condensed family); a family whose file is missing is drawn with Pillow's bundled scalable
+font, so the suite still runs, with less variety and screens unlike those drawn with DejaVu.
 """
 
 from __future__ import annotations
@@ -49,10 +50,14 @@ def _font_file(name: str) -> str | None:
 @lru_cache(maxsize=256)
 def load_font(family: str, size: int, bold: bool = False) -> ImageFont.FreeTypeFont:
     """A TrueType font of ``family`` (sans, condensed, serif, mono) at ``size`` pixels."""
-    path = _font_file(FAMILIES[family][int(bold)])
+    name = FAMILIES[family][int(bold)]
+    path = _font_file(name)
     if path is None:
         log.warning(
-            "DejaVu fonts not found; using Pillow's bundled font (apt install fonts-dejavu-core)"
+            "%s not found; using Pillow's bundled font, so screens differ from those drawn "
+            "with DejaVu (apt install fonts-dejavu-core fonts-dejavu-extra, or set "
+            "AGENT_SDK_FONT_DIR to a folder that holds it)",
+            name,
         )
         return ImageFont.load_default(size)  # type: ignore[return-value]
     return ImageFont.truetype(path, size)
