@@ -530,6 +530,13 @@ def train(
             "(BatchNorm branches), unfolded from the folder's re-parameterised one"
         ),
     ] = False,
+    freeze_tower: Annotated[
+        bool,
+        typer.Option(
+            help="with --init: keep the vision tower as it is and compute each image's "
+            "features once; the projector and LLM train, several times faster on the CPU"
+        ),
+    ] = False,
     number_tokens: Annotated[
         bool, typer.Option(help="one token per coordinate value 10..1000 (not one per digit)")
     ] = False,
@@ -657,7 +664,8 @@ def train(
     try:
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
-            lora_rank=lora, unfold_tower=unfold_tower, number_tokens=number_tokens,
+            lora_rank=lora, unfold_tower=unfold_tower, freeze_tower=freeze_tower,
+            number_tokens=number_tokens,
             word_tokens=word_tokens, steps=steps,
             batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,

@@ -285,15 +285,19 @@ def collate(
     spotlight: Spotlight | None = None,
     grounding: Grounding | None = None,
     copy_text: CopyText | None = None,
+    images: bool = True,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths,
     the target cells, the instructions' token ids (``words``, padded with -1) and their
     ``word_weights`` (`Dataset.word_idf`, 0 for padding);
     ``grounding`` may ask pointing examples as grounding examples, ``spotlight`` may make
-    the others easier, and ``copy_text`` may give typed text new letters."""
+    the others easier, and ``copy_text`` may give typed text new letters. ``images=False``
+    decodes no image (pixels empty, for cached image features; no spotlight, no grounding)."""
+    if not images and (spotlight is not None or grounding is not None):
+        raise ValueError("spotlight and grounding change the pixels: they need images=True")
     seqs = [data.ids[i] for i in index]
     prompt_lens = [data.prompt_lens[i] for i in index]
-    pixels = data.pixels[list(index)]  # decoded: a copy
+    pixels = data.pixels[list(index)] if images else torch.empty(len(index), 0)  # a copy
     for row, i in enumerate(index):
         asked = grounding(data, i, pixels[row]) if grounding is not None else None
         if asked is not None:
@@ -527,16 +531,20 @@ def answer_loss(
 
     ``pointer_weight`` adds that times `pointer_loss` and ``cell_words`` that times
     `cell_words_loss`: dense training signals for grounding (the model and what it saves are
-    unchanged)."""
+    unchanged). A batch with ``features`` (the vision tower's output, computed once for a
+    frozen tower) skips the tower and runs the projector on them."""
     dev = next(model.parameters()).device
-    m = torch.tensor(mean, device=dev)[:, None, None]
-    s = torch.tensor(std, device=dev)[:, None, None]
-    pixels = (batch["pixels"].to(dev).float() / 255 - m) / s
-    if channels_last:
-        pixels = pixels.contiguous(memory_format=torch.channels_last)
     ids, mask, labels = batch["ids"].to(dev), batch["mask"].to(dev), batch["labels"].to(dev)
     image = ids == model.config.image_token_id
-    feats = model.model.get_image_features(pixel_values=pixels).pooler_output
+    if "features" in batch:
+        feats = model.model.multi_modal_projector(batch["features"].to(dev, torch.float32))
+    else:
+        m = torch.tensor(mean, device=dev)[:, None, None]
+        s = torch.tensor(std, device=dev)[:, None, None]
+        pixels = (batch["pixels"].to(dev).float() / 255 - m) / s
+        if channels_last:
+            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        feats = model.model.get_image_features(pixel_values=pixels).pooler_output
     embeds = model.get_input_embeddings()(torch.where(image, 0, ids))
     embeds = embeds.masked_scatter(image[..., None], feats.to(embeds.dtype))
     out = model.model.language_model(

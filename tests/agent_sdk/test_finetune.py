@@ -186,6 +186,53 @@ def test_unfolded_tower_resumes_exactly(data: Path, init: Path, tmp_path: Path) 
     _assert_same_weights(tmp_path / "a", tmp_path / "b")
 
 
+# -- a frozen vision tower, its features computed once -------------------------------------------
+def test_frozen_tower_trains_on_its_features_and_keeps_the_tower(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    trainer = Trainer(_config(data, init, freeze_tower=True, copy_text=0.5), tmp_path / "f")
+    index = list(range(4))
+    cached = trainer._collate(index)
+    assert cached["pixels"].numel() == 0 and cached["features"].dtype == torch.float16
+    trainer.model.eval()
+    with torch.no_grad():  # the same loss as from the pixels, up to float16 features
+        from_features, _ = loop.answer_loss(trainer.model, cached)
+        plain = loop.collate(trainer.data, index, int(trainer.tokenizer.pad_token_id or 0))
+        from_pixels, _ = loop.answer_loss(trainer.model, plain, channels_last=True)
+    torch.testing.assert_close(from_features, from_pixels, rtol=1e-3, atol=1e-3)
+    trainer.train_mode()
+    assert not trainer.model.model.vision_tower.training
+    losses = [trainer.train_step()[0] for _ in range(4)]
+    trainer.save()
+    assert all(np.isfinite(losses))
+    tuned, original = _tensors(tmp_path / "f"), load_fastvlm_torch(init)[0].state_dict()
+    for k, v in tuned.items():
+        if "vision_tower" in k:
+            assert torch.equal(v, original[k]), k  # frozen: bit for bit
+    assert any(not torch.equal(v, original[k]) for k, v in tuned.items() if k.startswith(LLM))
+    assert any(not torch.equal(v, original[k]) for k, v in tuned.items() if "projector" in k)
+
+
+def test_frozen_tower_resumes_exactly_and_refuses_what_changes_pixels(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    train(_config(data, init, freeze_tower=True), tmp_path / "a")
+    train(_config(data, init, freeze_tower=True, save_every=2), tmp_path / "b", until=2)
+    with pytest.raises(ConfigError, match=r"--freeze-tower\), not"):
+        train(_config(data, init, save_every=2), tmp_path / "b", resume=True)
+    resumed = train(_config(data, init, freeze_tower=True, save_every=2), tmp_path / "b",
+                    resume=True)  # fmt: skip
+    assert resumed["resumed_at"] == [2] and resumed["steps_done"] == 4
+    _assert_same_weights(tmp_path / "a", tmp_path / "b")
+    with pytest.raises(ConfigError, match="--init"):
+        TrainConfig(data=(str(data),), size="tiny", freeze_tower=True)
+    for flag, change in [("--spotlight", {"spotlight": 0.5}), ("--ground", {"ground_end": 0.2}),
+                         ("--screen-labels", {"screen_labels": 1.0}),
+                         ("--lora", {"lora_rank": 2}), ("--unfold-tower", {"unfold_tower": True})]:
+        with pytest.raises(ConfigError, match=flag):
+            _config(data, init, freeze_tower=True, **change)
+
+
 def test_unfold_tower_needs_a_checkpoint_trained_fully(data: Path, init: Path) -> None:
     with pytest.raises(ConfigError, match="--init"):
         TrainConfig(data=(str(data),), size="tiny", unfold_tower=True)
