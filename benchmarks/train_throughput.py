@@ -6,8 +6,9 @@
     python benchmarks/train_throughput.py --device cuda --batch 256 --only "small 320 px bf16"
 
 Each row is one full optimizer step of ``agent_sdk.train`` (vision tower, projector, Qwen2,
-answer-only loss, backward, AdamW) on real GUI-suite examples (one oracle episode per task,
-collected in memory), at batch ``--batch``. The rows are timed in interleaved rounds
+answer-only loss, backward, AdamW; the frozen-tower row: projector and Qwen2 on the tower's
+features computed once, as ``--freeze-tower`` trains) on real GUI-suite examples (one oracle
+episode per task, collected in memory), at batch ``--batch``. The rows are timed in interleaved rounds
 (``_common.time_calls``), so drift on a shared machine hits them alike and their ratios hold
 even when the absolute numbers are pessimistic; the median of ``--repeats`` rounds is shown as
 samples/s and relative to the first row. ``--device cuda`` times the step on a GPU (the batches
@@ -36,11 +37,13 @@ from agent_sdk.train import (
     build_dataset,
     collate,
     model_config,
+    tower_features,
     train_tokenizer,
 )
 from agent_sdk.train.model import new_model
 from perception.prompts import chat_prompt
 
+FROZEN = "small 320 px frozen tower"  # `--freeze-tower`: steps on the tower's features
 VARIANTS = (  # (label, size name, image size, channels_last, bf16)
     ("small 256 px", "small", 256, False, False),
     ("small 256 px channels_last", "small", 256, True, False),
@@ -49,13 +52,15 @@ VARIANTS = (  # (label, size name, image size, channels_last, bf16)
     ("small 192 px channels_last", "small", 192, True, False),
     ("small 320 px channels_last", "small", 320, True, False),
     ("small 320 px bf16", "small", 320, True, True),  # channels_last: what CUDA runs train
+    (FROZEN, "small", 320, True, False),
     ("small 128 px channels_last", "small", 128, True, False),
     ("base 256 px channels_last", "base", 256, True, False),
 )
 
 
 def _step_fn(size: ModelSize, examples, tokenizer, batch: int, channels_last: bool, bf16: bool,
-             compile_: bool, device: torch.device) -> tuple[Callable[[], object], int]:  # fmt: skip
+             compile_: bool, device: torch.device,
+             frozen: bool = False) -> tuple[Callable[[], object], int]:  # fmt: skip
     torch.manual_seed(0)
     config = model_config(size, tokenizer, inference_mode=False)  # what `agent-sdk train` trains
     model = new_model(config).to(device).train()
@@ -68,6 +73,10 @@ def _step_fn(size: ModelSize, examples, tokenizer, batch: int, channels_last: bo
     optimizer = torch.optim.AdamW(model.parameters(), 1e-3)
     batches = [collate(data, [(i + j) % len(data) for j in range(batch)], 0)
                for i in range(0, len(data), batch)]  # fmt: skip
+    if frozen:  # the features computed once, as `--freeze-tower` does
+        model.model.vision_tower.eval().requires_grad_(False)
+        for b in batches:
+            b["features"] = tower_features(model, b.pop("pixels"), channels_last=channels_last)
     state = {"i": 0}
 
     def step() -> None:
@@ -110,7 +119,15 @@ def main() -> None:
             size = replace(SIZES[name], image_size=image_size)
             tokenizer = train_tokenizer(texts, size.vocab_size)
             fns[label], params[label] = _step_fn(
-                size, examples, tokenizer, args.batch, cl, bf16, "compiled" in label, device
+                size,
+                examples,
+                tokenizer,
+                args.batch,
+                cl,
+                bf16,
+                "compiled" in label,
+                device,
+                label == FROZEN,
             )
         with torch_threads(threads):
             timings = time_calls(fns, warmup=1, repeats=args.repeats)

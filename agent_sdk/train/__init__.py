@@ -52,6 +52,7 @@ from agent_sdk.train.data import (
     label_mask,
     pointer_loss,
     target_cell,
+    tower_features,
 )
 from agent_sdk.train.loop import RUN_RECORD, STATE, Progress, TrainConfig, Trainer, lr_factor, train
 from agent_sdk.train.model import (
@@ -95,6 +96,7 @@ __all__ = [
     "model_config",
     "pointer_loss",
     "target_cell",
+    "tower_features",
     "train",
     "train_tokenizer",
 ]

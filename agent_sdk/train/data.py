@@ -568,6 +568,25 @@ def answer_loss(
     return loss, (logits.argmax(-1) == target).float().mean()
 
 
+@torch.no_grad()
+def tower_features(
+    model: FastVlmForConditionalGeneration, pixels: torch.Tensor,
+    mean: Sequence[float] = (0.0,) * 3, std: Sequence[float] = (1.0,) * 3,
+    channels_last: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """The vision tower's output for a batch of uint8 images (``B x tokens x C``, float16 on
+    the CPU: what the projector takes), as the tower runs in its current mode; `answer_loss`
+    takes them as a batch's ``features``."""
+    dev = next(model.parameters()).device
+    m = torch.tensor(mean, device=dev)[:, None, None]
+    s = torch.tensor(std, device=dev)[:, None, None]
+    pixels = (pixels.to(dev).float() / 255 - m) / s
+    if channels_last:
+        pixels = pixels.contiguous(memory_format=torch.channels_last)
+    hidden = model.model.vision_tower(pixels, return_dict=True).last_hidden_state
+    return hidden.flatten(2).permute(0, 2, 1).to("cpu", torch.float16)
+
+
 WORD_SCALE = 16.0
 """Cosine similarities times this are `cell_words_loss`'s logits (a softmax over the vocabulary
 can then put nearly all its mass on one word)."""

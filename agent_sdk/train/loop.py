@@ -33,6 +33,7 @@ from agent_sdk.train.data import (
     build_dataset,
     collate,
     copies,
+    tower_features,
 )
 from agent_sdk.train.model import (
     SIZES,
@@ -456,17 +457,12 @@ class Trainer:
         C``, float16, on the CPU; before the projector, which trains), in eval mode as the
         model runs it; the tower gets no gradient from here on. On the CPU the tower is most of
         a step's cost, so steps on these features are several times faster."""
-        tower = self.model.model.vision_tower.eval().requires_grad_(False)
-        m = torch.tensor(self.mean, device=self.device)[:, None, None]
-        s = torch.tensor(self.std, device=self.device)[:, None, None]
-        out = []
-        for start in range(0, len(self.data), batch):
-            pixels = self.data.pixels[start : start + batch].to(self.device).float() / 255
-            if self.config.channels_last:
-                pixels = pixels.contiguous(memory_format=torch.channels_last)
-            hidden = tower((pixels - m) / s, return_dict=True).last_hidden_state
-            out.append(hidden.flatten(2).permute(0, 2, 1).to("cpu", torch.float16))
-        return torch.cat(out)
+        self.model.model.vision_tower.eval().requires_grad_(False)
+        return torch.cat([
+            tower_features(self.model, self.data.pixels[start : start + batch], self.mean,
+                           self.std, self.config.channels_last)
+            for start in range(0, len(self.data), batch)
+        ])  # fmt: skip
 
     def _calibrate(self) -> None:
         """BatchNorm statistics of a new model from its first training batches."""

@@ -226,9 +226,13 @@ def test_frozen_tower_resumes_exactly_and_refuses_what_changes_pixels(
     _assert_same_weights(tmp_path / "a", tmp_path / "b")
     with pytest.raises(ConfigError, match="--init"):
         TrainConfig(data=(str(data),), size="tiny", freeze_tower=True)
-    for flag, change in [("--spotlight", {"spotlight": 0.5}), ("--ground", {"ground_end": 0.2}),
-                         ("--screen-labels", {"screen_labels": 1.0}),
-                         ("--lora", {"lora_rank": 2}), ("--unfold-tower", {"unfold_tower": True})]:
+    for flag, change in [
+        ("--spotlight", {"spotlight": 0.5}),
+        ("--ground", {"ground_end": 0.2}),
+        ("--screen-labels", {"screen_labels": 1.0}),
+        ("--lora", {"lora_rank": 2}),
+        ("--unfold-tower", {"unfold_tower": True}),
+    ]:
         with pytest.raises(ConfigError, match=flag):
             _config(data, init, freeze_tower=True, **change)
 
