@@ -8,8 +8,8 @@
 Each row is one full optimizer step of ``agent_sdk.train`` (vision tower, projector, Qwen2,
 answer-only loss, backward, AdamW; the frozen-tower row: projector and Qwen2 on the tower's
 features computed once, as ``--freeze-tower`` trains) on real GUI-suite examples (one oracle
-episode per task, collected in memory), at batch ``--batch``. The rows are timed in interleaved rounds
-(``_common.time_calls``), so drift on a shared machine hits them alike and their ratios hold
+episode per task, collected in memory), at batch ``--batch``. The rows are timed in interleaved
+rounds (``_common.time_calls``), so drift on a shared machine hits them alike and their ratios hold
 even when the absolute numbers are pessimistic; the median of ``--repeats`` rounds is shown as
 samples/s and relative to the first row. ``--device cuda`` times the step on a GPU (the batches
 already built, so the model's part alone: set it beside ``benchmarks/train_feed.py``'s batch
