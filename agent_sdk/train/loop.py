@@ -339,10 +339,10 @@ class Trainer:
             self._calibrate()
         if config.unfold_tower and payload is None:
             unfold_vision_tower(self.model, self._calibration_batches())
-        self.features = self._tower_features() if config.freeze_tower else None
         self.train_mode()
         if config.channels_last:
             self.model.model.vision_tower.to(memory_format=torch.channels_last)
+        self.features = self._tower_features() if config.freeze_tower else None
         if config.compile:
             self.model.model.vision_tower.compile()  # in place: state dict names unchanged
         self.screens, self.label_head = self._screen_labels(image_size, tokens)
@@ -511,8 +511,8 @@ class Trainer:
 
     # -- steps ------------------------------------------------------------------------------------
     def train_mode(self) -> None:
-        """Training mode; with LoRA the frozen vision tower stays in eval mode, so its
-        BatchNorm running statistics stay as loaded."""
+        """Training mode; with LoRA or `freeze_tower` the frozen vision tower stays in eval
+        mode, so its BatchNorm running statistics stay as loaded."""
         self.model.train()
         if self.config.lora_rank or self.config.freeze_tower:
             self.model.model.vision_tower.eval()
