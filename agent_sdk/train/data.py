@@ -539,11 +539,7 @@ def answer_loss(
     if "features" in batch:
         feats = model.model.multi_modal_projector(batch["features"].to(dev, torch.float32))
     else:
-        m = torch.tensor(mean, device=dev)[:, None, None]
-        s = torch.tensor(std, device=dev)[:, None, None]
-        pixels = (batch["pixels"].to(dev).float() / 255 - m) / s
-        if channels_last:
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        pixels = model_pixels(batch["pixels"], dev, mean, std, channels_last)
         feats = model.model.get_image_features(pixel_values=pixels).pooler_output
     embeds = model.get_input_embeddings()(torch.where(image, 0, ids))
     embeds = embeds.masked_scatter(image[..., None], feats.to(embeds.dtype))
@@ -578,13 +574,21 @@ def tower_features(
     the CPU: what the projector takes), as the tower runs in its current mode; `answer_loss`
     takes them as a batch's ``features``."""
     dev = next(model.parameters()).device
-    m = torch.tensor(mean, device=dev)[:, None, None]
-    s = torch.tensor(std, device=dev)[:, None, None]
-    pixels = (pixels.to(dev).float() / 255 - m) / s
-    if channels_last:
-        pixels = pixels.contiguous(memory_format=torch.channels_last)
+    pixels = model_pixels(pixels, dev, mean, std, channels_last)
     hidden = model.model.vision_tower(pixels, return_dict=True).last_hidden_state
     return hidden.flatten(2).permute(0, 2, 1).to("cpu", torch.float16)
+
+
+def model_pixels(
+    pixels: torch.Tensor, device: torch.device, mean: Sequence[float] = (0.0,) * 3,
+    std: Sequence[float] = (1.0,) * 3, channels_last: bool = False,
+) -> torch.Tensor:  # fmt: skip
+    """uint8 images (``B x 3 x S x S``) as the vision tower takes them: on ``device``, scaled to
+    [0, 1] and normalised, channels_last when the tower is."""
+    m = torch.tensor(mean, device=device)[:, None, None]
+    s = torch.tensor(std, device=device)[:, None, None]
+    out = (pixels.to(device).float() / 255 - m) / s
+    return out.contiguous(memory_format=torch.channels_last) if channels_last else out
 
 
 WORD_SCALE = 16.0

@@ -33,6 +33,7 @@ from agent_sdk.train.data import (
     build_dataset,
     collate,
     copies,
+    model_pixels,
     tower_features,
 )
 from agent_sdk.train.model import (
@@ -446,10 +447,8 @@ class Trainer:
         """The first ``batches`` training batches' pixels as the model takes them, on its device
         (no RNG used)."""
         n = min(len(self.data), batches * self.config.batch_size)
-        m = torch.tensor(self.mean, device=self.device)[:, None, None]
-        s = torch.tensor(self.std, device=self.device)[:, None, None]
         for chunk in self.data.pixels[:n].split(self.config.batch_size):
-            yield (chunk.to(self.device).float() / 255 - m) / s
+            yield model_pixels(chunk, self.device, self.mean, self.std)
 
     @torch.no_grad()
     def _tower_features(self, batch: int = 64) -> torch.Tensor:
@@ -595,11 +594,8 @@ class Trainer:
         """`screen_label_loss` on the labelled screens ``index`` (``screen_batch`` a step); the
         head's word accuracy on them and the loss go to ``label_window``."""
         assert self.screens is not None and self.label_head is not None
-        m = torch.tensor(self.mean, device=self.device)[:, None, None]
-        s = torch.tensor(self.std, device=self.device)[:, None, None]
-        pixels = (self.screens.pixels[index].to(self.device).float() / 255 - m) / s
-        if self.config.channels_last:
-            pixels = pixels.contiguous(memory_format=torch.channels_last)
+        pixels = model_pixels(self.screens.pixels[index], self.device, self.mean, self.std,
+                              self.config.channels_last)  # fmt: skip
         feats = self.model.model.get_image_features(pixel_values=pixels).pooler_output
         targets = self.screens.targets(index).to(self.device)
         loss = screen_label_loss(feats, self.label_head, targets)

@@ -22,9 +22,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from agent_sdk.train.data import PackedImages, grid_cell
+from agent_sdk.train.data import PackedImages, grid_cell, pack_model_images
 from envs.errors import EnvError
-from perception.preprocess import preprocess
 
 NOTHING = "(nothing)"
 """Word 0 of every vocabulary: the label of an image token with no element centred on it."""
@@ -94,7 +93,7 @@ def _screens(
         try:
             for i in range(k, count, len(env_ids)):
                 image = np.asarray(_shown(env, seed + i, np.random.default_rng([seed, i]))["image"])
-                pixels.append(np.rint(preprocess([image], image_size)[0] * 255).astype(np.uint8))
+                pixels.extend_packed(pack_model_images([image], image_size))
                 height, width = image.shape[:2]
                 labels.append([(token_of(*e.center, width, height, grid), e.words)
                                for e in env.unwrapped.elements()])  # fmt: skip
