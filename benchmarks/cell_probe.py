@@ -46,7 +46,7 @@ def main() -> None:
     grid = math.isqrt(model.config.image_seq_length)
     size = grid * 64
     data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id, size,
-                         grid * grid, info.image_mean, info.image_std)  # fmt: skip
+                         grid * grid, info.image_mean)  # fmt: skip
     light, rows, payload = Spotlight(1.0, np.random.default_rng(0)), [], []
     at = np.asarray([first_point(a, *wh) for a, wh in zip(data.answers, data.sizes, strict=True)])
     offsets = at * grid - np.clip(np.floor(at * grid), 0, grid - 1)  # inside the target's cell

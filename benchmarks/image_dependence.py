@@ -85,7 +85,7 @@ def main() -> None:
     tokens = model.config.image_seq_length
     data = build_dataset(examples, tokenizer, model.config.image_token_id,
                          math.isqrt(tokens) * 64, tokens, info.image_mean,
-                         info.image_std, ground=args.ground)  # fmt: skip
+                         ground=args.ground)  # fmt: skip
     if args.ground:  # every example here has a point, so a grounding form
         data.ids = data.ground_ids  # type: ignore[assignment]
         data.prompt_lens = [data.ground_prompt_len] * len(data)

@@ -102,7 +102,7 @@ def main() -> None:
         model.eval()
         grid = math.isqrt(model.config.image_seq_length)
         data = build_dataset(examples, load_tokenizer(name), model.config.image_token_id,
-                             grid * 64, grid * grid, info.image_mean, info.image_std)  # fmt: skip
+                             grid * 64, grid * grid, info.image_mean)  # fmt: skip
         feats = target_features(model, info.image_mean, info.image_std, data)
         result = {"model": name, "colour": probe_accuracy(feats, colours, fit),
                   "kind": probe_accuracy(feats, kinds, fit)}  # fmt: skip

@@ -53,6 +53,18 @@ def pad_to_square(image: Image.Image, fill: tuple[int, int, int] = (0, 0, 0)) ->
     return canvas
 
 
+def pad_fill(mean: Sequence[float]) -> tuple[int, int, int]:
+    """The colour `preprocess` pads with: the normalisation mean as 0-255 RGB."""
+    r, g, b = (round(m * 255) for m in mean)
+    return r, g, b
+
+
+def model_image(image: ImageLike, size: int, fill: tuple[int, int, int] = (0, 0, 0)) -> Image.Image:
+    """``image`` padded to a square with ``fill`` and resized bicubically to ``size``: what the
+    vision tower sees, before scaling and normalisation (`preprocess`)."""
+    return pad_to_square(load_image(image), fill).resize((size, size), Image.Resampling.BICUBIC)
+
+
 def preprocess(
     images: Sequence[ImageLike],
     size: int,
@@ -63,12 +75,11 @@ def preprocess(
 
     Pads with the mean colour (black for FastVLM), resizes, scales to [0, 1], normalises.
     """
-    fill = tuple(round(m * 255) for m in mean)
+    fill = pad_fill(mean)
     m = np.asarray(mean, np.float32)[:, None, None]
     s = np.asarray(std, np.float32)[:, None, None]
     out = np.empty((len(images), 3, size, size), dtype=np.float32)
     for i, image in enumerate(images):
-        square = pad_to_square(load_image(image), fill)  # type: ignore[arg-type]
-        square = square.resize((size, size), Image.Resampling.BICUBIC)
+        square = model_image(image, size, fill)
         out[i] = (np.asarray(square, dtype=np.float32).transpose(2, 0, 1) / 255.0 - m) / s
     return out

@@ -24,7 +24,7 @@ from actions.schema import TypeText
 from agent_sdk.collect import Example
 from agent_sdk.ordered import ordered_map
 from agent_sdk.prompting import step_prompt
-from perception.preprocess import preprocess
+from perception.preprocess import model_image, pad_fill
 from perception.prompts import chat_prompt, split_on_image
 
 
@@ -94,10 +94,12 @@ def pack_image(image: torch.Tensor | np.ndarray, size: int) -> np.ndarray:
     if array.shape != (3, size, size) or array.dtype != np.uint8:
         raise ValueError(f"expected a 3 x {size} x {size} uint8 image, got "
                          f"{array.shape} {array.dtype}")  # fmt: skip
+    return _png(Image.fromarray(np.ascontiguousarray(array.transpose(1, 2, 0))))
+
+
+def _png(image: Image.Image) -> np.ndarray:
     buffer = io.BytesIO()
-    Image.fromarray(np.ascontiguousarray(array.transpose(1, 2, 0))).save(
-        buffer, format="PNG", compress_level=1
-    )
+    image.save(buffer, format="PNG", compress_level=1)
     return np.frombuffer(buffer.getvalue(), dtype=np.uint8)
 
 
@@ -146,7 +148,7 @@ def encode_example(
     return [*head, *tokens(answer), tokenizer.convert_tokens_to_ids("<|im_end|>")], len(head)
 
 
-_CHUNK = 64  # images preprocessed at once (float64 copies: about 0.2 GB at 320 px)
+_CHUNK = 64  # images preprocessed and packed at once (a task of `build_dataset`'s threads)
 _FIRST_POINT = re.compile(r"^\s*[a-z_]+\(\s*(\d+)\s*,\s*(\d+)")
 _DRAG_END = re.compile(r"^\s*drag\(\s*\d+\s*,\s*\d+\s*,\s*(\d+)\s*,\s*(\d+)")
 
@@ -207,7 +209,7 @@ def label_mask(
 def build_dataset(
     examples: Iterable[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
     image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
-    std: Sequence[float] = (1.0,) * 3, ground: bool = False, threads: int = 1,
+    ground: bool = False, threads: int = 1,
 ) -> Dataset:  # fmt: skip
     """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once;
     ``ground`` also tokenises each pointing example as a grounding example (`Grounding`).
@@ -227,7 +229,7 @@ def build_dataset(
             yield [ex.image for ex in chunk]
 
     def packed(images: list[np.ndarray]) -> list[np.ndarray]:
-        return pack_model_images(images, image_size, mean, std)
+        return pack_model_images(images, image_size, mean)
 
     with ThreadPoolExecutor(threads) as pool:
         for blobs in ordered_map(pool, packed, chunks(), ahead=2 * threads):
@@ -262,14 +264,13 @@ def build_dataset(
 
 
 def pack_model_images(
-    images: Sequence[np.ndarray], image_size: int, mean: Sequence[float] = (0.0,) * 3,
-    std: Sequence[float] = (1.0,) * 3,
-) -> list[np.ndarray]:  # fmt: skip
-    """``images`` (H x W x 3 uint8) as the model takes them (`preprocess`), as uint8 in [0, 255],
-    each packed by `pack_image`."""
-    m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
-    raw = preprocess(images, image_size, mean, std) * s + m  # to [0, 1]
-    return [pack_image(image, image_size) for image in np.rint(raw * 255).astype(np.uint8)]
+    images: Sequence[np.ndarray], image_size: int, mean: Sequence[float] = (0.0,) * 3
+) -> list[np.ndarray]:
+    """``images`` (H x W x 3 uint8) as the model takes them (`preprocess`: padded with the
+    ``mean`` colour, resized), each packed as `pack_image` packs it: the uint8 picture is encoded
+    as it is, never through floats (the same bytes, several times faster)."""
+    fill = pad_fill(mean)
+    return [_png(model_image(image, image_size, fill)) for image in images]
 
 
 def _batched(items: Iterable[Example], n: int) -> Iterator[list[Example]]:

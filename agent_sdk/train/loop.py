@@ -334,7 +334,7 @@ class Trainer:
         self.image_tokens = tokens
         self.data = build_dataset(self._examples(images=True), self.tokenizer,
                                   self.model.config.image_token_id, image_size, tokens,
-                                  self.mean, self.std, ground=self._grounds(),
+                                  self.mean, ground=self._grounds(),
                                   threads=config.data_threads)  # fmt: skip
         if config.init is None and payload is None:
             self._calibrate()

@@ -308,6 +308,24 @@ def test_dataset_packs_the_preprocessed_images_losslessly(
         ds.pixels[0] = expected[1].float()
 
 
+def test_packed_images_are_the_normalised_preprocessing_undone() -> None:
+    """Packing skips the float round trip: a mean and std (pad colour and scale) give the uint8
+    picture whose normalisation is exactly `preprocess`'s output."""
+    from agent_sdk.train.data import PackedImages, pack_model_images
+
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (30, 50, 3), dtype=np.uint8),
+              rng.integers(0, 256, (41, 17, 3), dtype=np.uint8)]  # fmt: skip
+    mean, std = (0.48, 0.46, 0.41), (0.27, 0.26, 0.28)
+    pixels = PackedImages(32)
+    pixels.extend_packed(pack_model_images(images, 32, mean))
+    m, s = np.asarray(mean)[:, None, None], np.asarray(std)[:, None, None]
+    normalised = (pixels[:].numpy() / 255.0 - m) / s
+    expected = preprocess(images, 32, mean, std)
+    assert np.abs(normalised - expected).max() < 1e-5
+    assert (pixels[0].numpy()[:, 0, 0] == [122, 117, 105]).all()  # padded with the mean colour
+
+
 def test_lower_median_is_torchs_median() -> None:
     from agent_sdk.train.data import lower_median
 
