@@ -298,7 +298,7 @@ def collate(
         raise ValueError("spotlight and grounding change the pixels: they need images=True")
     seqs = [data.ids[i] for i in index]
     prompt_lens = [data.prompt_lens[i] for i in index]
-    pixels = data.pixels[list(index)] if images else torch.empty(len(index), 0)  # a copy
+    pixels = data.pixels[list(index)] if images else torch.empty(len(index), 0)  # decoded anew
     for row, i in enumerate(index):
         asked = grounding(data, i, pixels[row]) if grounding is not None else None
         if asked is not None:
