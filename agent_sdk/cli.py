@@ -551,7 +551,12 @@ def train(
     lr: Annotated[float, typer.Option(help="peak learning rate")] = 1e-3,
     warmup: Annotated[int, typer.Option(min=0)] = 100,
     pointer_weight: Annotated[
-        float, typer.Option(min=0.0, help="weight of the pointing loss (grounding signal)")
+        float,
+        typer.Option(min=0.0, help="weight of the pointing loss (grounding signal)"),
+    ] = 0.0,
+    end_pointer_weight: Annotated[
+        float,
+        typer.Option(min=0.0, help="weight of the pointing loss at drags' end points (pushes)"),
     ] = 0.0,
     cell_words: Annotated[
         float,
@@ -669,7 +674,8 @@ def train(
             word_tokens=word_tokens, steps=steps,
             batch_size=batch_size,
             lr=lr, warmup=warmup, seed=seed,
-            pointer_weight=pointer_weight, cell_words=cell_words, spotlight=spotlight,
+            pointer_weight=pointer_weight, end_pointer_weight=end_pointer_weight,
+            cell_words=cell_words, spotlight=spotlight,
             screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
             screen_suites=tuple(screen_suite or ("ui",)), screen_envs=tuple(screen_env or ()),
             tower_warmup=tower_warmup,

@@ -124,6 +124,9 @@ class Dataset:
     word_idf: torch.Tensor = field(default_factory=lambda: torch.zeros(0))
     # each example's instruction and history (`CopyText` rewrites them); None for robot steps
     steps: list[tuple[str, tuple[str, ...]] | None] = field(default_factory=list)
+    # per example: the position of the state that predicts a drag's end x (its first token),
+    # and the image token under that end point; -1, -1 when the answer is no drag (`drag_query`)
+    ends: torch.Tensor = field(default_factory=lambda: torch.zeros(0, 2, dtype=torch.long))
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -171,6 +174,24 @@ def drag_end(answer: str, width: int, height: int) -> tuple[float, float] | None
     """The end point of an answer that starts with a drag (as `first_point`), else ``None``."""
     match = _DRAG_END.match(answer)
     return None if match is None else _in_model_image(match[1], match[2], width, height)
+
+
+def drag_query(
+    answer: str, answer_ids: Sequence[int], tokens: Callable[[str], list[int]], width: int,
+    height: int, grid: int,
+) -> tuple[int, int]:  # fmt: skip
+    """For an answer that starts with a drag: how many of its tokens (``answer_ids``) come
+    before the end point's x, and the image token under the end point (`grid_cell`); ``(-1,
+    -1)`` for any other answer, or where the text before x does not tokenise as the start of
+    ``answer_ids`` (``tokens``: the tokeniser of a text, no special tokens)."""
+    match = _DRAG_END.match(answer)
+    if match is None:
+        return -1, -1
+    before = tokens(answer[: match.start(1)])
+    if list(answer_ids[: len(before)]) != before or len(before) >= len(answer_ids):
+        return -1, -1
+    end = _in_model_image(match[1], match[2], width, height)
+    return len(before), grid_cell(*end, grid)
 
 
 GROUND_INSTRUCTION = "Click the one element left on the screen."
@@ -235,10 +256,14 @@ def build_dataset(
         for blobs in ordered_map(pool, packed, chunks(), ahead=2 * threads):
             pixels.extend_packed(blobs)
     cache: dict[str, list[int]] = {}
-    ids, lens, cells, ground_ids, ground_len, words = [], [], [], [], 0, []
+    ids, lens, cells, ground_ids, ground_len, words, ends = [], [], [], [], 0, [], []
     grid = math.isqrt(image_tokens)
     ground_prompt = step_prompt(GROUND_INSTRUCTION)
     word_ids: dict[str, torch.Tensor] = {}
+
+    def _tokens(text: str) -> list[int]:
+        return tokenizer(text, add_special_tokens=False).input_ids
+
     for prompt, answer, width, height, instruction in texts:
         seq, n = encode_example(tokenizer, prompt, answer, image_id, image_tokens, cache)
         ids.append(torch.tensor(seq))
@@ -248,6 +273,8 @@ def build_dataset(
         words.append(word_ids[instruction])
         lens.append(n)
         cells.append(target_cell(answer, width, height, grid))
+        before, end_cell = drag_query(answer, seq[n:], _tokens, width, height, grid)
+        ends.append((n + before - 1 if end_cell >= 0 else -1, end_cell))
         click = ground_answer(answer) if ground else None
         if click is None:
             ground_ids.append(None)
@@ -260,7 +287,8 @@ def build_dataset(
     idf = torch.zeros(0) if df is None else torch.where(df > 0, (len(words) / df).log(), 0.0)
     return Dataset(pixels, ids, lens, torch.tensor(cells, dtype=torch.long),
                    [t[1] for t in texts], [(t[2], t[3]) for t in texts],
-                   ground_ids, ground_len, words, idf, steps)  # fmt: skip
+                   ground_ids, ground_len, words, idf, steps,
+                   torch.tensor(ends, dtype=torch.long).reshape(-1, 2))  # fmt: skip
 
 
 def pack_model_images(
@@ -289,7 +317,8 @@ def collate(
     images: bool = True,
 ) -> dict[str, torch.Tensor]:
     """A right-padded batch: pixels, ids, attention mask, the label mask, the prompt lengths,
-    the target cells, the instructions' token ids (``words``, padded with -1) and their
+    the target cells, the drags' end queries and cells (`Dataset.ends`, -1 for none), the
+    instructions' token ids (``words``, padded with -1) and their
     ``word_weights`` (`Dataset.word_idf`, 0 for padding);
     ``grounding`` may ask pointing examples as grounding examples, ``spotlight`` may make
     the others easier, and ``copy_text`` may give typed text new letters. ``images=False``
@@ -299,10 +328,12 @@ def collate(
     seqs = [data.ids[i] for i in index]
     prompt_lens = [data.prompt_lens[i] for i in index]
     pixels = data.pixels[list(index)] if images else torch.empty(len(index), 0)  # decoded anew
+    ends = data.ends[list(index)] if len(data.ends) else torch.full((len(index), 2), -1)
     for row, i in enumerate(index):
         asked = grounding(data, i, pixels[row]) if grounding is not None else None
         if asked is not None:
             seqs[row], prompt_lens[row], pixels[row] = asked
+            ends[row] = -1  # a click now
             continue
         lit = spotlight(data, i, pixels[row]) if spotlight is not None else None
         if lit is not None:
@@ -327,6 +358,8 @@ def collate(
         "labels": labels,
         "prompt_lens": torch.tensor(prompt_lens),
         "cells": data.cells[list(index)],
+        "end_queries": ends[:, 0],
+        "end_cells": ends[:, 1],
         "words": words,
         "word_weights": data.word_idf[words.clamp(min=0)] * (words >= 0) if bags else words * 0.0,
     }
@@ -527,10 +560,13 @@ def answer_loss(
     model: FastVlmForConditionalGeneration, batch: dict[str, torch.Tensor],
     mean: Sequence[float] = (0.0,) * 3, std: Sequence[float] = (1.0,) * 3,
     channels_last: bool = False, pointer_weight: float = 0.0, cell_words: float = 0.0,
+    end_pointer_weight: float = 0.0,
 ) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
     """Mean cross-entropy over the answer tokens, and the fraction predicted right.
 
-    ``pointer_weight`` adds that times `pointer_loss` and ``cell_words`` that times
+    ``pointer_weight`` adds that times `pointer_loss` (at the last prompt position, to the first
+    point's image token), ``end_pointer_weight`` that times its loss for drags (at the state
+    that predicts the end point's x, to the end's image token) and ``cell_words`` that times
     `cell_words_loss`: dense training signals for grounding (the model and what it saves are
     unchanged). A batch with ``features`` (the vision tower's output, computed once for a
     frozen tower) skips the tower and runs the projector on them."""
@@ -545,17 +581,24 @@ def answer_loss(
     embeds = model.get_input_embeddings()(torch.where(image, 0, ids))
     embeds = embeds.masked_scatter(image[..., None], feats.to(embeds.dtype))
     out = model.model.language_model(
-        inputs_embeds=embeds, attention_mask=mask.long(), output_hidden_states=bool(pointer_weight)
+        inputs_embeds=embeds,
+        attention_mask=mask.long(),
+        output_hidden_states=bool(pointer_weight or end_pointer_weight),
     )
     hidden = out.last_hidden_state
     predict = labels[:, 1:]  # the state at t predicts token t + 1
     logits = model.lm_head(hidden[:, :-1][predict]).float()
     target = ids[:, 1:][predict]
     loss = torch.nn.functional.cross_entropy(logits, target)
+    lm, states = model.model.language_model, out.hidden_states
     if pointer_weight:
-        lm = model.model.language_model
+        first = batch["prompt_lens"].to(dev) - 1  # the state that predicts the answer's start
         loss = loss + pointer_weight * pointer_loss(
-            lm, out.hidden_states, image, batch["prompt_lens"].to(dev), batch["cells"].to(dev)
+            lm, states, image, first, batch["cells"].to(dev)
+        )
+    if end_pointer_weight:
+        loss = loss + end_pointer_weight * pointer_loss(
+            lm, states, image, batch["end_queries"].to(dev), batch["end_cells"].to(dev)
         )
     if cell_words:
         loss = loss + cell_words * cell_words_loss(
@@ -632,22 +675,22 @@ def cell_words_loss(
 
 def pointer_loss(
     lm: torch.nn.Module, hidden_states: Sequence[torch.Tensor], image: torch.Tensor,
-    prompt_lens: torch.Tensor, cells: torch.Tensor,
+    queries: torch.Tensor, cells: torch.Tensor,
 ) -> torch.Tensor:  # fmt: skip
     """Attention supervision for grounding: in every layer but the first, attention head 0 of
-    the last prompt position (the state that predicts the answer's first token) is trained
-    to look at the image token under the answer's point (cross-entropy of its attention).
+    the state at position ``queries`` (per row; the last prompt position predicts the answer's
+    first token) is trained to look at image token ``cells`` (cross-entropy of its attention).
 
     The answer's digits alone teach the match of instruction and image slowly: a model learns
     where a lone object is in a few hundred steps, and which of several objects the instruction
     names far later. This loss routes the named object's features to the answer; the model
-    and what it saves are unchanged. Answers without a point count for nothing."""
+    and what it saves are unchanged. Rows whose cell is -1 count for nothing."""
     rows = (cells >= 0).nonzero().flatten()
     if len(rows) == 0:
         return hidden_states[0].sum() * 0.0
     length = hidden_states[0].shape[1]
     positions = torch.arange(length, device=cells.device)
-    query_pos = prompt_lens[rows] - 1
+    query_pos = queries[rows]
     target = image[rows].float().argmax(-1) + cells[rows]  # first image token + cell
     cos, sin = lm.rotary_emb(hidden_states[0], positions[None])  # 1 x L x D
     losses = []

@@ -98,6 +98,7 @@ class TrainConfig:
     weight_decay: float = 0.05
     grad_clip: float = 1.0
     pointer_weight: float = 0.0  # weight of the pointing loss (`agent_sdk.train.data.pointer_loss`)
+    end_pointer_weight: float = 0.0  # that loss's weight at drags' end points (`data.drag_query`)
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
     screen_labels: float = 0.0  # weight of the screens' dense label loss (`train.screens`)
     screen_count: int = 4000  # labelled screens rendered for it
@@ -163,7 +164,7 @@ class TrainConfig:
         if self.word_tokens < 0:
             raise ConfigError(f"word_tokens is a count of instructions (0: off), got "
                               f"{self.word_tokens}")  # fmt: skip
-        for name in ("pointer_weight", "cell_words", "screen_labels"):
+        for name in ("pointer_weight", "end_pointer_weight", "cell_words", "screen_labels"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
@@ -582,7 +583,7 @@ class Trainer:
         )
         loss, acc = answer_loss(
             self.model, batch, self.mean, self.std, c.channels_last, c.pointer_weight,
-            c.cell_words,
+            c.cell_words, c.end_pointer_weight,
         )  # fmt: skip
         if self.screens is not None:
             loss = loss + c.screen_labels * self._screen_loss(self._screen_pick(rng))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
@@ -44,7 +45,7 @@ from agent_sdk.train import (
     train,
     train_tokenizer,
 )
-from agent_sdk.train.data import scramble, typed_values
+from agent_sdk.train.data import grid_cell, scramble, typed_values
 from agent_sdk.train.model import has_number_tokens, instruction_words
 from perception import load_vlm
 from perception.preprocess import preprocess
@@ -363,7 +364,7 @@ def test_pointer_loss_is_the_attention_of_head_0(data: Path, tmp_path: Path) -> 
         )
         out = lm(inputs_embeds=embeds, attention_mask=batch["mask"].long(),
                  output_hidden_states=True, output_attentions=True)  # fmt: skip
-        loss = pointer_loss(lm, out.hidden_states, image, batch["prompt_lens"], batch["cells"])
+        loss = pointer_loss(lm, out.hidden_states, image, batch["prompt_lens"] - 1, batch["cells"])
     query = batch["prompt_lens"] - 1
     target = image.float().argmax(-1) + batch["cells"]
     rows = torch.arange(len(index))
@@ -460,6 +461,58 @@ def test_spotlight_keeps_a_drags_end_in_sight(data: Path, tmp_path: Path) -> Non
     assert kept.sum() <= 2 * 12 * 12 + 64  # the two boxes (and a few pixels the flat colour)
     blind = Spotlight(1.0, np.random.default_rng(1), 6, 6, drag_end=False)(ds, 0)
     assert torch.equal(blind[start], pixels[start]) and not torch.equal(blind[end], pixels[end])
+
+
+def test_a_drags_end_is_pointed_at_from_the_state_before_its_x(data: Path, tmp_path: Path) -> None:
+    from agent_sdk.train import build_dataset
+    from agent_sdk.train.data import drag_query
+
+    trainer = Trainer(_config(data), tmp_path)
+    tok, model = trainer.tokenizer, trainer.model
+    size, tokens = trainer._image_size(), trainer.image_tokens
+    grid = math.isqrt(tokens)
+    image = np.random.default_rng(0).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    answers = ["drag(200, 300, 750, 700)", "click(750, 700)", "drag(999, 0, 10, 20)"]
+    examples = [Example(image, "Push the block onto the target", (), a) for a in answers]
+    ds = build_dataset(examples, tok, model.config.image_token_id, size, tokens, ground=True)
+    for i, answer in enumerate(answers):
+        query, cell = (int(v) for v in ds.ends[i])
+        if answer.startswith("click"):
+            assert (query, cell) == (-1, -1)
+            continue
+        x, y = (int(v) for v in answer[5:-1].split(", ")[2:])
+        # the state at `query` predicts the end's x; the end lies in the padded square image
+        follows = tok.decode(ds.ids[i][query + 1 :]).removesuffix("<|im_end|>")
+        assert follows == answer[answer.index(str(x), 9) :] and query >= ds.prompt_lens[i]
+        assert cell == grid_cell(x / 1000, (y / 1000 * 48 + 8) / 64, grid)
+    f = lambda text: tok(text, add_special_tokens=False).input_ids  # noqa: E731
+    assert drag_query("click(1, 2)", f("click(1, 2)"), f, 64, 64, grid) == (-1, -1)
+    assert drag_query("drag(1, 2, 3, 4)", f("drag(1, 2, "), f, 64, 64, grid) == (-1, -1)
+    batch = collate(ds, [0, 1, 2], tok.pad_token_id)
+    assert torch.equal(torch.stack([batch["end_queries"], batch["end_cells"]], 1), ds.ends)
+    grounded = collate(ds, [0, 1, 2], tok.pad_token_id,
+                       grounding=Grounding(1.0, np.random.default_rng(0)))  # fmt: skip
+    assert (grounded["end_cells"] == -1).all()  # grounding examples are clicks
+    # end_pointer_weight adds the end's pointer loss (a batch without ends adds nothing)
+    model.eval()
+    with torch.no_grad():
+        both, _ = answer_loss(model, batch, end_pointer_weight=1.0)
+        first, _ = answer_loss(model, batch)
+        none, _ = answer_loss(model, {**batch, "end_cells": torch.full((3,), -1)},
+                              end_pointer_weight=1.0)  # fmt: skip
+        ids = batch["ids"]
+        image = ids == model.config.image_token_id
+        feats = model.model.get_image_features(pixel_values=batch["pixels"].float() / 255)
+        embeds = model.get_input_embeddings()(torch.where(image, 0, ids)).masked_scatter(
+            image[..., None], feats.pooler_output
+        )
+        lm = model.model.language_model
+        out = lm(inputs_embeds=embeds, attention_mask=batch["mask"].long(),
+                 output_hidden_states=True)  # fmt: skip
+        end = pointer_loss(lm, out.hidden_states, image, batch["end_queries"], batch["end_cells"])
+    assert float(end) > 0
+    torch.testing.assert_close(both - first, end, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(none, first)
 
 
 def test_spotlight_keeps_only_the_target_and_the_padding(data: Path, tmp_path: Path) -> None:
@@ -665,8 +718,8 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
-    extras = {"pointer_weight": 0.5, "spotlight": 1.0, "spotlight_end": 0.0,
-              "ground": 0.5, "ground_end": 0.1, "screen_labels": 0.5,
+    extras = {"pointer_weight": 0.5, "end_pointer_weight": 0.5, "spotlight": 1.0,
+              "spotlight_end": 0.0, "ground": 0.5, "ground_end": 0.1, "screen_labels": 0.5,
               "screen_count": 6, "copy_batch": 2}  # resumed exactly too  # fmt: skip
     straight = train(_config(data, steps=4, save_every=4, **extras), tmp_path / "a")
     train(_config(data, steps=4, save_every=2, **extras), tmp_path / "b", until=2)
