@@ -340,6 +340,8 @@ def collate(
             pixels[row] = lit
         copied = copy_text(data, i) if copy_text is not None else None
         if copied is not None:
+            if ends[row, 1] >= 0:  # the history's typing rewritten: the answer moves with it
+                ends[row, 0] += copied[1] - prompt_lens[row]
             seqs[row], prompt_lens[row] = copied
     lengths = [len(s) for s in seqs]
     ids = torch.full((len(seqs), max(lengths)), pad_id, dtype=torch.long)

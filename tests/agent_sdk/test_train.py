@@ -493,6 +493,21 @@ def test_a_drags_end_is_pointed_at_from_the_state_before_its_x(data: Path, tmp_p
     grounded = collate(ds, [0, 1, 2], tok.pad_token_id,
                        grounding=Grounding(1.0, np.random.default_rng(0)))  # fmt: skip
     assert (grounded["end_cells"] == -1).all()  # grounding examples are clicks
+    # new letters for the history's typing change the prompt's length: the query moves along
+    typed = Example(image, 'Enter "Zanzibar", then drag the slider', ('type_text("Zanzibar")',),
+                    "drag(100, 500, 900, 500)")  # fmt: skip
+    one = build_dataset([typed], tok, model.config.image_token_id, size, tokens)
+    moved = set()
+    for seed in range(6):
+        copy = CopyText(1.0, np.random.default_rng(seed), tok, model.config.image_token_id, tokens)
+        rewritten = collate(one, [0], tok.pad_token_id, copy_text=copy)
+        query = int(rewritten["end_queries"][0])
+        text = tok.decode(rewritten["ids"][0])
+        assert "Zanzibar" not in text and tok.decode(rewritten["ids"][0, query + 1 :]) == (
+            "900, 500)<|im_end|>"
+        )
+        moved.add(int(rewritten["prompt_lens"][0]) - one.prompt_lens[0])
+    assert 0 not in moved  # the new names tokenise to other lengths than "Zanzibar"
     # end_pointer_weight adds the end's pointer loss (a batch without ends adds nothing)
     model.eval()
     with torch.no_grad():
