@@ -138,17 +138,22 @@ def encode_example(
 ) -> tuple[list[int], int]:  # fmt: skip
     """Token ids of one example as the backend builds them (text, image, text), then the
     answer and ``<|im_end|>``; and how many of them are the prompt."""
-
-    def tokens(text: str) -> list[int]:
-        if cache is None:
-            return tokenizer(text, add_special_tokens=False).input_ids
-        if text not in cache:
-            cache[text] = tokenizer(text, add_special_tokens=False).input_ids
-        return cache[text]
-
     before, after = split_on_image(chat_prompt(prompt))
-    head = [*tokens(before), *[image_id] * image_tokens, *tokens(after)]
-    return [*head, *tokens(answer), tokenizer.convert_tokens_to_ids("<|im_end|>")], len(head)
+    head = [*token_ids(tokenizer, before, cache), *[image_id] * image_tokens,
+            *token_ids(tokenizer, after, cache)]  # fmt: skip
+    answer_ids = token_ids(tokenizer, answer, cache)
+    return [*head, *answer_ids, tokenizer.convert_tokens_to_ids("<|im_end|>")], len(head)
+
+
+def token_ids(
+    tokenizer: PreTrainedTokenizerFast, text: str, cache: dict[str, list[int]] | None = None
+) -> list[int]:
+    """``text``'s token ids (no special tokens), kept in ``cache`` when one is given."""
+    if cache is None:
+        return tokenizer(text, add_special_tokens=False).input_ids
+    if text not in cache:
+        cache[text] = tokenizer(text, add_special_tokens=False).input_ids
+    return cache[text]
 
 
 _CHUNK = 64  # images preprocessed and packed at once (a task of `build_dataset`'s threads)
@@ -188,7 +193,7 @@ def drag_query(
     if match is None:
         return -1, -1
     before = tokens(answer[: match.start(1)])
-    if list(answer_ids[: len(before)]) != before or len(before) >= len(answer_ids):
+    if list(answer_ids[: len(before)]) != before:
         return -1, -1
     end = _in_model_image(match[1], match[2], width, height)
     return len(before), grid_cell(*end, grid)
@@ -260,20 +265,18 @@ def build_dataset(
     grid = math.isqrt(image_tokens)
     ground_prompt = step_prompt(GROUND_INSTRUCTION)
     word_ids: dict[str, torch.Tensor] = {}
-
-    def _tokens(text: str) -> list[int]:
-        return tokenizer(text, add_special_tokens=False).input_ids
-
     for prompt, answer, width, height, instruction in texts:
         seq, n = encode_example(tokenizer, prompt, answer, image_id, image_tokens, cache)
         ids.append(torch.tensor(seq))
         if instruction not in word_ids:
-            token_ids = tokenizer(instruction, add_special_tokens=False).input_ids
-            word_ids[instruction] = torch.tensor(sorted(set(token_ids)), dtype=torch.long)
+            ids_of = token_ids(tokenizer, instruction)
+            word_ids[instruction] = torch.tensor(sorted(set(ids_of)), dtype=torch.long)
         words.append(word_ids[instruction])
         lens.append(n)
         cells.append(target_cell(answer, width, height, grid))
-        before, end_cell = drag_query(answer, seq[n:], _tokens, width, height, grid)
+        before, end_cell = drag_query(
+            answer, seq[n:], lambda text: token_ids(tokenizer, text), width, height, grid
+        )
         ends.append((n + before - 1 if end_cell >= 0 else -1, end_cell))
         click = ground_answer(answer) if ground else None
         if click is None:
