@@ -582,7 +582,8 @@ def train(
     screen_suite: Annotated[
         list[str] | None,
         typer.Option(
-            help="suite whose screens --screen-labels renders: ui (default), miniwob; repeat"
+            help="suite whose screens --screen-labels renders: ui (default), miniwob, robot "
+            "(camera images: gripper, block, red target); repeat"
         ),
     ] = None,
     screen_env: Annotated[

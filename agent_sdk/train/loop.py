@@ -71,7 +71,7 @@ log = logging.getLogger(__name__)
 
 STATE = "train_state/state.pt"
 RUN_RECORD = "run.json"
-LABELLED_SUITES = ("ui", "miniwob")
+LABELLED_SUITES = ("ui", "miniwob", "robot")
 """Suites whose envs list their screens' elements (``elements()``) for ``screen_labels``."""
 RECORD_CURVES = ("loss_curve", "screen_label_curve", "copy_curve", "evals", "resumed_at")
 

@@ -3,11 +3,11 @@
 Trained on answers alone, the small model's vision tower learnt where salient things are but
 not what they are (``benchmarks/target_probe.py``: a probe of the target's feature told its
 colour no better than chance), so no instruction could pick the named element out. The GUI
-suite knows every element it draws and MiniWoB++ its DOM (``elements()``, as
-`envs.contract.Element`): each screen gives one label per image token (the words of the
-elements centred there: "button", "archive"; "triangle", "pink"), a dense signal, against one
-answer per example. `screen_label_loss` trains the projected image features, through a linear
-head that only training uses, to tell those words apart.
+suite knows every element it draws, MiniWoB++ its DOM and the Fetch envs their scene
+(``elements()``, as `envs.contract.Element`): each screen gives one label per image token (the
+words of the elements centred there: "button", "archive"; "triangle", "pink"; "target", "red"),
+a dense signal, against one answer per example. `screen_label_loss` trains the projected image
+features, through a linear head that only training uses, to tell those words apart.
 """
 
 from __future__ import annotations
@@ -107,9 +107,9 @@ def screen_labels(
     min_count: int = 3, max_vocab: int = 1024, threads: int = 1,
 ) -> ScreenLabels:  # fmt: skip
     """Render ``count`` labelled screens of ``env_ids`` (envs with ``elements()``: the GUI
-    suite, MiniWoB++; deterministic by ``seed``, stored env by env); the vocabulary is every
-    word seen at least ``min_count`` times, the most common first, at most ``max_vocab`` with
-    `NOTHING`; ``threads`` decode a batch of screens (`PackedImages`)."""
+    suite, MiniWoB++, the Fetch envs; deterministic by ``seed``, stored env by env); the
+    vocabulary is every word seen at least ``min_count`` times, the most common first, at most
+    ``max_vocab`` with `NOTHING`; ``threads`` decode a batch of screens (`PackedImages`)."""
     pixels, labels = _screens(env_ids, count, seed, image_size, math.isqrt(tokens), threads)
     counts = collections.Counter(w for screen in labels for _, words in screen for w in words)
     kept = [w for w, n in counts.most_common(max_vocab - 1) if n >= min_count]

@@ -14,7 +14,13 @@ from gymnasium.error import ResetNeeded
 from actions.errors import CoordinateError, ParseError
 from actions.motor import project
 from actions.schema import ActionBase, CameraInfo, Done, Drag, EEDelta, Fail, PointTarget, Wait
-from envs.contract import action_space, check_render_mode, observation_space, to_action
+from envs.contract import (
+    Element,
+    action_space,
+    check_render_mode,
+    observation_space,
+    to_action,
+)
 from envs.errors import EnvCrashed, EnvError
 from envs.robot.camera import DEFAULT_CAMERA, CameraPose, SceneRenderer
 from envs.robot.gl import import_mujoco
@@ -33,6 +39,8 @@ BLOCK_HALF = 0.025
 """Half the side of Fetch's block (metres): its top face is this far above its centre."""
 TARGET_RADIUS = 0.02
 """The red target sphere's radius (metres)."""
+GRIPPER_HALF = 0.03
+"""About half the span of the gripper's fingers (metres), for its box in `RobotEnv.elements`."""
 RESET_TRIES = 20
 """Draws of block and target per reset until they do not start within the success distance."""
 BOUND = 1e4
@@ -229,6 +237,34 @@ class RobotEnv(gym.Env[dict[str, Any], str]):
         except CoordinateError:
             return None
         return PointTarget(x=x, y=y, gripper=gripper)
+
+    def elements(self) -> list[Element]:
+        """What the camera shows, in image pixels: the gripper, the block (push, pick-and-place)
+        and the red target, each as the box around its centre's projection that its size spans
+        (ground truth for training and tests, never part of the observation). A thing whose
+        centre lies outside the image is left out; one hidden behind the arm is still listed."""
+        if self._frame is None:
+            raise ResetNeeded("call reset() before asking for the elements")
+        state = self.fetch_state()
+        things = [(state.grip, GRIPPER_HALF, "gripper", "")]
+        if state.block is not None:
+            things.append((state.block, BLOCK_HALF, "block", "black"))
+        things.append((state.goal, TARGET_RADIUS, "target", "red"))
+        camera, size = CameraInfo(**self._camera), np.array([self.width, self.height])
+        out = []
+        for centre, half, role, text in things:
+            try:
+                middle = np.array(project(centre, camera, tuple(size))) * size
+            except CoordinateError:
+                continue
+            reach = 1.0  # pixels: at least a one-pixel box
+            for offset in np.concatenate([np.eye(3), -np.eye(3)]) * half:
+                with contextlib.suppress(CoordinateError):  # a face outside the image
+                    corner = np.array(project(centre + offset, camera, tuple(size))) * size
+                    reach = max(reach, float(np.abs(corner - middle).max()))
+            x, y = float(middle[0]) - reach, float(middle[1]) - reach
+            out.append(Element(x, y, 2 * reach, 2 * reach, role, text))
+        return out
 
     def fetch_state(self) -> FetchState:
         """The true positions the expert reads (the observation never holds the block or goal)."""

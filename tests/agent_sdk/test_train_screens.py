@@ -8,6 +8,7 @@ from pathlib import Path
 import gymnasium as gym
 import pytest
 import torch
+from needs import mujoco_missing, need
 from safetensors.torch import load_file
 
 from agent_sdk.errors import ConfigError
@@ -125,13 +126,32 @@ def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> 
     assert sizes == [3]  # distinct screens, screen_batch of them
     with pytest.raises(ConfigError, match="screen_batch"):
         _config(demos, screen_batch=0)
-    with pytest.raises(ConfigError, match="suites ui, miniwob; got robot"):
-        _config(demos, screen_suites=("robot",))
+    with pytest.raises(ConfigError, match="suites ui, miniwob, robot; got desktop"):
+        _config(demos, screen_suites=("desktop",))
     train(_config(demos, steps=3, screen_labels=0.0), tmp_path / "n", until=1)
     plain, labelled = (load_file(tmp_path / d / "model.safetensors") for d in ("n", "r"))
     assert plain.keys() == labelled.keys()  # the head trains, the checkpoint never holds it
     with pytest.raises(ConfigError, match="without screen labels"):
         train(_config(demos, steps=3), tmp_path / "n", resume=True)
+
+
+@pytest.mark.mujoco
+def test_robot_screens_label_the_tokens_under_the_block_and_the_target() -> None:
+    need(mujoco_missing())
+    push = "agent_sdk/robot-push-v0"
+    screens = screen_labels((push,), 3, 320, 25, seed=7)
+    assert set(screens.vocab) == {NOTHING, "gripper", "block", "black", "target", "red"}
+    env = gym.make(push)
+    try:
+        for i in range(3):  # each screen after 0 to 2 expert steps; the block and target stay put
+            env.reset(seed=7 + i)
+            labels = {(t, screens.vocab[w]) for t, w in screens.pairs[i].tolist()}
+            for element in env.unwrapped.elements():
+                if element.role != "gripper":
+                    token = token_of(*element.center, env.unwrapped.width, env.unwrapped.height, 5)
+                    assert {(token, word) for word in element.words} <= labels
+    finally:
+        env.close()
 
 
 def test_screen_envs_choose_and_weight_the_labelled_screens(demos: Path, tmp_path: Path) -> None:
@@ -149,8 +169,8 @@ def test_screen_envs_choose_and_weight_the_labelled_screens(demos: Path, tmp_pat
     assert "button" in {alone.vocab[w] for w in button_words}
     with pytest.raises(ConfigError, match="ui-click-shape-v0"):  # the nearest, named
         _config(demos, screen_envs=("agent_sdk/ui-click-shapes-v0",))
-    with pytest.raises(ConfigError, match="robot-reach-v0' is none of them"):
-        _config(demos, screen_envs=("agent_sdk/robot-reach-v0",))
+    with pytest.raises(ConfigError, match="'CartPole-v1' is none of them"):
+        _config(demos, screen_envs=("CartPole-v1",))  # Gymnasium's own: no elements listed
     train(_config(demos, steps=2, screen_count=4), tmp_path / "r", until=1)
     with pytest.raises(ConfigError, match="same --screen-suite, --screen-env"):
         train(_config(demos, steps=2, screen_count=4, screen_envs=SHAPES), tmp_path / "r",

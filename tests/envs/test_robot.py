@@ -170,6 +170,34 @@ def test_point_oracle_points_at_the_goal_of_each_stage() -> None:
         env.close()
 
 
+def test_elements_box_what_the_camera_shows() -> None:
+    push = make("push")
+    obs, _ = push.reset(seed=0)
+    state, camera = push.fetch_state(), observation_extras(obs)["camera"]
+    listed = {e.role: e for e in push.elements()}
+    assert list(listed) == ["gripper", "block", "target"]
+    assert listed["target"].words == ["target", "red"]
+    assert listed["block"].words == ["block", "black"]
+    for role, world in (("gripper", state.grip), ("block", state.block), ("target", state.goal)):
+        seen = np.array(project(world, camera, (SIZE, SIZE))) * SIZE
+        assert listed[role].center == pytest.approx(seen)
+    image = obs["image"].astype(int)
+    x, y = (round(v) for v in listed["target"].center)
+    r, g, b = image[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3).mean(0)
+    assert r > 120 and r > 2 * g and r > 2 * b  # the target's box holds the red sphere
+    x, y = (round(v) for v in listed["block"].center)
+    assert image[y - 1 : y + 2, x - 1 : x + 2].max() < 80  # and the block's the black block
+    assert 2 <= listed["target"].w < listed["block"].w < 0.25 * SIZE  # the sphere is the smaller
+    reach = make("reach")
+    reach.reset(seed=0)
+    assert [e.role for e in reach.elements()] == ["gripper", "target"]  # no block to push
+    fresh = make("reach")
+    with pytest.raises(ResetNeeded):
+        fresh.elements()
+    for env in (push, reach, fresh):
+        env.close()
+
+
 def test_ee_delta_moves_the_gripper_as_documented() -> None:
     env = make("pick-and-place")
     obs, _ = env.reset(seed=1)
