@@ -573,6 +573,14 @@ def train(
             "under them (rendered screens of --screen-suite)",
         ),
     ] = 0.0,
+    screen_places: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            help="weight of the loss teaching the image features where inside its token each "
+            "element lies alone there (on the --screen-labels screens)",
+        ),
+    ] = 0.0,
     screen_count: Annotated[
         int, typer.Option(min=1, help="labelled screens rendered for --screen-labels")
     ] = 4000,
@@ -677,7 +685,8 @@ def train(
             lr=lr, warmup=warmup, seed=seed,
             pointer_weight=pointer_weight, end_pointer_weight=end_pointer_weight,
             cell_words=cell_words, spotlight=spotlight,
-            screen_labels=screen_labels, screen_count=screen_count, screen_batch=screen_batch,
+            screen_labels=screen_labels, screen_places=screen_places, screen_count=screen_count,
+            screen_batch=screen_batch,
             screen_suites=tuple(screen_suite or ("ui",)), screen_envs=tuple(screen_env or ()),
             tower_warmup=tower_warmup,
             vision_from=None if vision_from is None else str(vision_from),

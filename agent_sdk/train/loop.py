@@ -57,6 +57,7 @@ from agent_sdk.train.screens import (
     label_accuracy,
     screen_label_loss,
     screen_labels,
+    screen_place_loss,
 )
 from perception.checkpoints import (
     image_normalisation,
@@ -101,6 +102,7 @@ class TrainConfig:
     end_pointer_weight: float = 0.0  # that loss's weight at drags' end points (`data.drag_query`)
     cell_words: float = 0.0  # weight of the target-feature loss (`data.cell_words_loss`)
     screen_labels: float = 0.0  # weight of the screens' dense label loss (`train.screens`)
+    screen_places: float = 0.0  # weight of their places loss (where in its token each element is)
     screen_count: int = 4000  # labelled screens rendered for it
     screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
     screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
@@ -164,12 +166,16 @@ class TrainConfig:
         if self.word_tokens < 0:
             raise ConfigError(f"word_tokens is a count of instructions (0: off), got "
                               f"{self.word_tokens}")  # fmt: skip
-        for name in ("pointer_weight", "end_pointer_weight", "cell_words", "screen_labels"):
+        for name in ("pointer_weight", "end_pointer_weight", "cell_words", "screen_labels",
+                     "screen_places"):  # fmt: skip
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name} is a loss weight and must be >= 0, got "
                                   f"{getattr(self, name)}")  # fmt: skip
         if self.tower_warmup < 0:
             raise ConfigError(f"tower_warmup is a count of steps (0: off), got {self.tower_warmup}")
+        if self.screen_places and not self.screen_labels:
+            raise ConfigError("--screen-places trains on the labelled screens of --screen-labels: "
+                              "give --screen-labels W too")  # fmt: skip
         if self.tower_warmup and not self.screen_labels:
             raise ConfigError("--tower-warmup trains the vision tower on labelled screens before "
                               "the answers: give --screen-labels W too")  # fmt: skip
@@ -321,7 +327,7 @@ class Trainer:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
         self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
         self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
-        self.label_window: list[tuple[float, float]] = []  # screen labels' accuracy, loss
+        self.label_window: list[tuple[float, ...]] = []  # labels' accuracy, loss (places' loss)
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.vision_from is not None and payload is None:
@@ -348,6 +354,9 @@ class Trainer:
         if config.compile:
             self.model.model.vision_tower.compile()  # in place: state dict names unchanged
         self.screens, self.label_head = self._screen_labels(image_size, tokens)
+        hidden = self.model.config.text_config.hidden_size
+        self.place_head = (torch.nn.Linear(hidden, 2).to(self.device)
+                           if config.screen_places else None)  # fmt: skip
         self.copies = copies(self.data) if config.copy_batch else []
         if config.copy_batch and not self.copies:
             raise ConfigError(f"--copy-batch drills answers that type a text the instruction "
@@ -505,9 +514,9 @@ class Trainer:
         return optimizer, scheduler
 
     def _trained(self) -> list[torch.nn.Parameter]:
-        """The model's parameters and the screen-label head's."""
-        head = [] if self.label_head is None else list(self.label_head.parameters())
-        return [*self.model.parameters(), *head]
+        """The model's parameters and the screen heads'."""
+        heads = [h for h in (self.label_head, self.place_head) if h is not None]
+        return [*self.model.parameters(), *(p for h in heads for p in h.parameters())]
 
     # -- steps ------------------------------------------------------------------------------------
     def train_mode(self) -> None:
@@ -553,7 +562,8 @@ class Trainer:
         rng = np.random.default_rng([self.config.seed, self.step])  # exact on resume
         with self.autocast:
             if self.warming_up:
-                loss, acc = self._screen_loss(self._screen_pick(rng)), float("nan")
+                loss = self._screen_loss(self._screen_pick(rng)) / self.config.screen_labels
+                acc = float("nan")
             else:
                 loss, acc = self._answers_loss(rng)
         loss.backward()
@@ -586,24 +596,31 @@ class Trainer:
             c.cell_words, c.end_pointer_weight,
         )  # fmt: skip
         if self.screens is not None:
-            loss = loss + c.screen_labels * self._screen_loss(self._screen_pick(rng))
+            loss = loss + self._screen_loss(self._screen_pick(rng))
         if c.copy_batch:
             loss = loss + self._copy_loss(rng)
         return loss, acc
 
     def _screen_loss(self, index: list[int]) -> torch.Tensor:
-        """`screen_label_loss` on the labelled screens ``index`` (``screen_batch`` a step); the
-        head's word accuracy on them and the loss go to ``label_window``."""
+        """``screen_labels`` x `screen_label_loss` (+ ``screen_places`` x `screen_place_loss`)
+        on the labelled screens ``index`` (``screen_batch`` a step); the head's word accuracy
+        on them and the losses go to ``label_window``."""
         assert self.screens is not None and self.label_head is not None
+        c = self.config
         pixels = model_pixels(self.screens.pixels[index], self.device, self.mean, self.std,
-                              self.config.channels_last)  # fmt: skip
+                              c.channels_last)  # fmt: skip
         feats = self.model.model.get_image_features(pixel_values=pixels).pooler_output
         targets = self.screens.targets(index).to(self.device)
-        loss = screen_label_loss(feats, self.label_head, targets)
+        labels = screen_label_loss(feats, self.label_head, targets)
         with torch.no_grad():
             accuracy = label_accuracy(self.label_head(feats.float()), targets)
-        self.label_window.append((accuracy, float(loss.detach())))
-        return loss
+        if self.place_head is None:
+            self.label_window.append((accuracy, float(labels.detach())))
+            return c.screen_labels * labels
+        places = self.screens.place_targets(index).to(self.device)
+        place = screen_place_loss(feats, self.place_head, places)
+        self.label_window.append((accuracy, float(labels.detach()), float(place.detach())))
+        return c.screen_labels * labels + c.screen_places * place
 
     def _copy_loss(self, rng: np.random.Generator) -> torch.Tensor:
         """`answer_loss` on ``copy_batch`` typing examples (`copies`), every one with new letters
@@ -656,6 +673,8 @@ class Trainer:
         }  # fmt: skip
         if self.label_head is not None:
             payload["label_head"] = self.label_head.state_dict()
+        if self.place_head is not None:
+            payload["place_head"] = self.place_head.state_dict()
         if self._train_time_weights():
             payload["weights"] = state
         path = self.out / STATE
@@ -715,6 +734,13 @@ class Trainer:
                                   "with the same --screen-suite, --screen-env and "
                                   "--screen-count")  # fmt: skip
             self.label_head.load_state_dict(payload["label_head"])
+        saved_places = "place_head" in payload
+        if saved_places != (self.place_head is not None):
+            how = "with" if saved_places else "without"
+            raise ConfigError(f"{self.out / STATE} was saved {how} --screen-places: resume {how} "
+                              "it, or start a new run")  # fmt: skip
+        if self.place_head is not None:
+            self.place_head.load_state_dict(payload["place_head"])
         self.optimizer.load_state_dict(payload["optimizer"])
         self.scheduler.load_state_dict(payload["scheduler"])
         torch.set_rng_state(payload["rng"])
@@ -785,7 +811,7 @@ def train(
             acc = float(np.mean(answered)) if answered else None
             lr = trainer.scheduler.get_last_lr()[0]
             trainer.record["loss_curve"].append([step, loss, acc, lr, rate])
-            if trainer.label_window:  # [step, label accuracy, label loss]
+            if trainer.label_window:  # [step, label accuracy, label loss(, places loss)]
                 means = np.nanmean(np.array(trainer.label_window), axis=0).tolist()
                 trainer.record["screen_label_curve"].append([step, *means])
                 trainer.label_window = []

@@ -19,7 +19,9 @@ from agent_sdk.train.screens import (
     label_accuracy,
     screen_label_loss,
     screen_labels,
+    screen_place_loss,
     token_of,
+    token_place,
 )
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -81,7 +83,8 @@ def test_screen_label_loss_and_accuracy_by_hand() -> None:
     torch.manual_seed(0)
     head = torch.nn.Linear(3, 4)
     feats = torch.randn(1, 2, 3)
-    labels = ScreenLabels(None, [torch.tensor([[0, 1], [0, 3]])], ["x", "a", "b", "c"], 2)  # type: ignore[arg-type]
+    pairs, places = [torch.tensor([[0, 1], [0, 3]])], [torch.zeros(0, 3)]
+    labels = ScreenLabels(None, pairs, ["x", "a", "b", "c"], 2, places)  # type: ignore[arg-type]
     targets = labels.targets([0])
     assert targets[0].tolist() == [[0, 0.5, 0, 0.5], [1, 0, 0, 0]]
     log_p = head(feats).log_softmax(-1)[0]
@@ -90,6 +93,73 @@ def test_screen_label_loss_and_accuracy_by_hand() -> None:
     logits = torch.tensor([[[0.0, 0, 0, 9], [9.0, 0, 0, 0]]])
     assert label_accuracy(logits, targets) == 1.0  # token 1 (nothing) does not count
     assert label_accuracy(torch.tensor([[[0.0, 0, 9, 0], [0.0, 9, 0, 0]]]), targets) == 0.0
+
+
+def test_token_place_is_the_point_inside_its_token() -> None:
+    # a 320 x 240 screen sits 40 px down in the 320 px square; 5 x 5 tokens of 64 px
+    assert token_place(32, 48, 320, 240, 5) == (5, 0.5, 0.375)  # row 1: 88 px down the square
+    assert token_place(0, 0, 320, 240, 5) == (0, 0.0, 0.625)
+    assert token_place(320, 240, 320, 240, 5) == (24, 1.0, 0.375)  # the edge: clamped, then 1
+    for x, y in [(5, 7), (100, 30), (250, 200), (319, 239)]:
+        token, fx, fy = token_place(x, y, 320, 240, 5)
+        assert token == token_of(x, y, 320, 240, 5)
+        assert ((token % 5 + fx) * 64, (token // 5 + fy) * 64 - 40) == pytest.approx((x, y))
+
+
+def test_screen_places_keep_lone_elements_and_their_loss_by_hand() -> None:
+    screens = screen_labels(SHAPES, 3, 320, 25, seed=11)
+    env = gym.make(SHAPES[0])
+    env.reset(seed=11)  # screen 0's shapes (an oracle click moves none of them)
+    for i, places in enumerate(screens.places):
+        tokens = [t for t, _ in screens.pairs[i].tolist()]
+        assert len(set(places[:, 0].tolist())) == len(places)  # one place a token
+        assert ((places[:, 1:] >= 0) & (places[:, 1:] <= 1)).all()
+        assert set(places[:, 0].long().tolist()) <= set(tokens)
+    first = [token_place(*e.center, 320, 240, 5) for e in env.unwrapped.elements()]
+    counts = [t for t, _, _ in first]
+    lone = sorted(p for p in first if counts.count(p[0]) == 1)
+    assert len(lone) < len(first)  # a token that holds two elements gets no place
+    torch.testing.assert_close(screens.places[0], torch.tensor(lone))
+    rows = screens.place_targets([2, 0])
+    assert rows[:, 0].tolist() == [0.0] * len(screens.places[2]) + [1.0] * len(screens.places[0])
+    head = torch.nn.Linear(4, 2)
+    feats = torch.randn(2, 25, 4, requires_grad=True)
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.copy_(torch.tensor([0.25, 0.75]))
+    places = torch.tensor([[0, 3, 0.25, 0.75], [1, 7, 0.75, 0.75]])
+    # errors 0, 0 and 0.5, 0 over four numbers
+    torch.testing.assert_close(screen_place_loss(feats, head, places), torch.tensor(0.125))
+    screen_place_loss(feats, head, places).backward()
+    assert head.bias.grad is not None and head.bias.grad.tolist() == [-0.25, 0.0]
+    assert float(screen_place_loss(feats, head, torch.zeros(0, 4)).detach()) == 0.0
+
+
+def test_screen_places_train_beside_the_labels_and_resume_only_alike(
+    demos: Path, tmp_path: Path
+) -> None:
+    record = train(_config(demos, steps=2, screen_places=2.0), tmp_path / "p", until=1)
+    assert [len(r) for r in record["screen_label_curve"]] == [4]  # step, accuracy, labels, places
+    assert record["screen_label_curve"][0][3] > 0
+    assert record["config"]["screen_places"] == 2.0
+    trainer = Trainer(_config(demos, screen_places=2.0), tmp_path / "t")
+    index = [0, 1, 2]
+    trainer.model.eval()
+    with torch.no_grad():
+        total = float(trainer._screen_loss(index))
+    _, labels, places = trainer.label_window[-1]
+    assert total == pytest.approx(labels + 2.0 * places, rel=1e-5)
+    with pytest.raises(ConfigError, match="give --screen-labels W too"):
+        _config(demos, screen_labels=0.0, screen_places=1.0)
+    with pytest.raises(ConfigError, match="screen_places"):
+        _config(demos, screen_places=-1.0)
+    with pytest.raises(ConfigError, match="saved with --screen-places: resume with it"):
+        train(_config(demos, steps=2), tmp_path / "p", resume=True)
+    train(_config(demos, steps=2), tmp_path / "l", until=1)
+    with pytest.raises(ConfigError, match="saved without --screen-places: resume without it"):
+        train(_config(demos, steps=2, screen_places=2.0), tmp_path / "l", resume=True)
+    resumed = train(_config(demos, steps=2, screen_places=2.0), tmp_path / "p", resume=True)
+    assert [r[0] for r in resumed["screen_label_curve"]] == [1, 2]
 
 
 def test_screen_labels_train_the_image_features(demos: Path, tmp_path: Path) -> None:
