@@ -1,0 +1,126 @@
+"""Do a model's image features know where a drag's two ends lie: which token, and where in it?
+
+    .venv/bin/python benchmarks/drag_probe.py --model ckpt/small --data data/robot-push-first-a \\
+        [--examples 1500]
+
+For collected drag examples (a Fetch push: from the block to the red target), each of the two
+points, from the projected image features (the vision tower + projector, as the LLM sees
+them), fitted on the first 80 % and tested on the rest:
+- token: a linear scorer over every image token's feature (a softmax across the tokens)
+  picks the token under the point; held-out accuracy beside the commonest token's share;
+- place: a ridge regression from the feature of the token under the point to the point's
+  place inside that token's cell (0-1 in x and y); held-out R^2 and mean error in
+  model-image pixels.
+A point a model cannot find by token or place, it cannot answer however its LLM reads;
+`agent-sdk train --screen-labels W --screen-places W --screen-suite robot` trains both. Prints
+a table and writes ``benchmarks/out/drag_probe.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import math
+
+import numpy as np
+import torch
+from _common import fmt, print_table, write_json
+
+from actions.parse import parse_action
+from agent_sdk.collect import read_examples
+from agent_sdk.train import build_dataset
+from agent_sdk.train.data import grid_cell
+from perception.checkpoints import load_fastvlm_torch, load_tokenizer
+from perception.zoo import model_or_default
+
+
+def image_features(model: torch.nn.Module, info: object, pixels: torch.Tensor) -> torch.Tensor:
+    """N x tokens x H: the projected features of uint8 model images, 64 at a time."""
+    mean = torch.tensor(info.image_mean)[:, None, None]  # type: ignore[attr-defined]
+    std = torch.tensor(info.image_std)[:, None, None]  # type: ignore[attr-defined]
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(pixels), 64):
+            batch = (pixels[start : start + 64].float() / 255 - mean) / std
+            out.append(model.model.get_image_features(pixel_values=batch).pooler_output.float())
+    return torch.cat(out)
+
+
+def token_accuracy(feats: torch.Tensor, tokens: torch.Tensor, fit: int) -> float:
+    """Held-out accuracy of one weight vector scoring each token's standardised feature, the
+    softmax across tokens fitted (L-BFGS, small L2) to pick ``tokens`` on the first ``fit``."""
+    x = (feats - feats[:fit].mean((0, 1))) / (feats[:fit].std((0, 1)) + 1e-6)
+    w = torch.zeros(x.shape[2], requires_grad=True)
+    opt = torch.optim.LBFGS([w], max_iter=200)
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(x[:fit] @ w, tokens[:fit]) + 1e-3 * (w**2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        return float(((x[fit:] @ w).argmax(1) == tokens[fit:]).float().mean())
+
+
+def place_fit(features: np.ndarray, places: np.ndarray, fit: int) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out R^2 (x, y) and mean absolute error (fractions of a cell) of a ridge regression
+    from ``features`` to ``places``, fitted on the first ``fit`` rows."""
+    X = np.c_[features, np.ones(len(features))]
+    w = np.linalg.solve(X[:fit].T @ X[:fit] + 0.1 * np.eye(X.shape[1]), X[:fit].T @ places[:fit])
+    err = X[fit:] @ w - places[fit:]
+    r2 = 1 - (err**2).sum(0) / ((places[fit:] - places[fit:].mean(0)) ** 2).sum(0)
+    return r2, np.abs(err).mean(0)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="a checkpoint folder (default: the shipped model)")
+    parser.add_argument("--data", required=True, help="a folder from `agent-sdk collect` "
+                        "with drags (`--env agent_sdk/robot-push-v0`)")  # fmt: skip
+    parser.add_argument("--examples", type=int, default=1500)
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model_dir = str(model_or_default(args.model))
+    model, info = load_fastvlm_torch(model_dir)
+    model.eval()
+    drags = (ex for ex in read_examples(args.data) if ex.target.startswith("drag("))
+    examples = list(itertools.islice(drags, args.examples))
+    if len(examples) < 10:
+        raise SystemExit(f"{args.data} holds {len(examples)} drag examples; the probe needs 10 "
+                         "or more: collect pushes (`agent-sdk collect --env "
+                         "agent_sdk/robot-push-v0`)")  # fmt: skip
+    grid = math.isqrt(model.config.image_seq_length)
+    data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id,
+                         grid * 64, grid * grid, info.image_mean)  # fmt: skip
+    feats = image_features(model, info, data.pixels[list(range(len(data)))])
+    fit, rows, payload = len(examples) * 4 // 5, [], []
+    for name in ("start", "end"):
+        points = []
+        for ex, (width, height) in zip(examples, data.sizes, strict=True):
+            drag = parse_action(ex.target)
+            x, y = (drag.x, drag.y) if name == "start" else (drag.to_x, drag.to_y)
+            side = max(width, height)  # padded to a square, as the model sees it
+            points.append(((x * width + (side - width) / 2) / side,
+                           (y * height + (side - height) / 2) / side))  # fmt: skip
+        at = np.asarray(points)
+        tokens = torch.tensor([grid_cell(u, v, grid) for u, v in at])
+        places = at * grid - torch.stack([tokens % grid, tokens // grid], 1).numpy()
+        accuracy = token_accuracy(feats, tokens, fit)
+        common = float(torch.bincount(tokens[fit:]).max()) / (len(tokens) - fit)
+        r2, error = place_fit(feats[torch.arange(len(tokens)), tokens].numpy(), places, fit)
+        payload.append({"point": name, "token_accuracy": accuracy, "commonest": common,
+                        "r2": r2.tolist(), "error_px": (error * 64).tolist()})  # fmt: skip
+        rows.append([name, fit, len(tokens) - fit, fmt(accuracy, ".2f"), fmt(common, ".2f"),
+                     fmt(r2[0], ".2f"), fmt(r2[1], ".2f"), fmt(error[0] * 64, ".1f"),
+                     fmt(error[1] * 64, ".1f")])  # fmt: skip
+    print_table(["point", "fit on", "tested on", "token acc", "commonest", "R^2 x", "R^2 y",
+                 "error x px", "error y px"], rows,
+                title=f"drag probe: {model_dir} on {args.data}")  # fmt: skip
+    print(write_json("drag_probe", {"model": model_dir, "data": args.data, "rows": payload}))
+
+
+if __name__ == "__main__":
+    main()
