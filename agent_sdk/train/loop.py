@@ -105,7 +105,7 @@ class TrainConfig:
     screen_places: float = 0.0  # weight of their places loss (where in its token each element is)
     screen_count: int = 4000  # labelled screens rendered for it
     screen_batch: int = 8  # of them per step (the vision tower alone: cheap beside the LLM)
-    screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob (`envs.SUITES`)
+    screen_suites: tuple[str, ...] = ("ui",)  # whose screens: ui, miniwob, robot (`envs.SUITES`)
     screen_envs: tuple[str, ...] = ()  # env ids instead of the suites (an id n times: n shares)
     tower_warmup: int = 0  # first steps: the vision tower + projector alone on the screen labels
     spotlight: float = 0.0  # chance a pointing example keeps only its target (`data.Spotlight`)
