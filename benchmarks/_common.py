@@ -174,15 +174,14 @@ def collect_ui(folder: Path, episodes: int = 5, held_out: bool = True) -> Path:
     return folder
 
 
-def target_features(
+def token_features(
     model: Any, mean: Sequence[float], std: Sequence[float], data: Any,
     pixels: Callable[[int], Any] | None = None, batch: int = 64,
 ) -> Any:  # fmt: skip
-    """N x H numpy array: for each example of ``data`` (`agent_sdk.train.Dataset`, answers
-    with a point), the projected feature of the image token under its point (`Dataset.cells`;
-    the vision tower + projector, as the LLM sees it). ``pixels(i)`` gives example ``i``'s
-    input instead of its own image (a spotlit copy, say)."""
-    import numpy as np
+    """N x tokens x H float tensor: for each example of ``data`` (`agent_sdk.train.Dataset`),
+    the projected feature of every image token (the vision tower + projector, as the LLM sees
+    them). ``pixels(i)`` gives example ``i``'s input instead of its own image (a spotlit copy,
+    say)."""
     import torch
 
     m, s = torch.tensor(mean)[:, None, None], torch.tensor(std)[:, None, None]
@@ -192,8 +191,20 @@ def target_features(
         images = torch.stack([pixels(i) for i in index]) if pixels else data.pixels[index]
         with torch.no_grad():
             out = model.model.get_image_features(pixel_values=(images.float() / 255 - m) / s)
-        rows.append(out.pooler_output[torch.arange(len(index)), data.cells[index]].float())
-    return np.concatenate([r.numpy() for r in rows])
+        rows.append(out.pooler_output.float())
+    return torch.cat(rows)
+
+
+def target_features(
+    model: Any, mean: Sequence[float], std: Sequence[float], data: Any,
+    pixels: Callable[[int], Any] | None = None, batch: int = 64,
+) -> Any:  # fmt: skip
+    """N x H numpy array: for each example of ``data`` (answers with a point), the projected
+    feature of the image token under its point (`Dataset.cells`; `token_features`)."""
+    import torch
+
+    feats = token_features(model, mean, std, data, pixels, batch)
+    return feats[torch.arange(len(feats)), data.cells].numpy()
 
 
 def add_example_args(parser: Any, examples: int, spotlight: bool = True) -> None:

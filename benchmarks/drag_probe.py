@@ -24,26 +24,13 @@ import math
 
 import numpy as np
 import torch
-from _common import fmt, print_table, write_json
+from _common import fmt, print_table, token_features, write_json
 
-from actions.parse import parse_action
 from agent_sdk.collect import read_examples
 from agent_sdk.train import build_dataset
-from agent_sdk.train.data import grid_cell
+from agent_sdk.train.data import drag_end, first_point, grid_cell
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import model_or_default
-
-
-def image_features(model: torch.nn.Module, info: object, pixels: torch.Tensor) -> torch.Tensor:
-    """N x tokens x H: the projected features of uint8 model images, 64 at a time."""
-    mean = torch.tensor(info.image_mean)[:, None, None]  # type: ignore[attr-defined]
-    std = torch.tensor(info.image_std)[:, None, None]  # type: ignore[attr-defined]
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(pixels), 64):
-            batch = (pixels[start : start + 64].float() / 255 - mean) / std
-            out.append(model.model.get_image_features(pixel_values=batch).pooler_output.float())
-    return torch.cat(out)
 
 
 def token_accuracy(feats: torch.Tensor, tokens: torch.Tensor, fit: int) -> float:
@@ -95,17 +82,10 @@ def main() -> None:
     grid = math.isqrt(model.config.image_seq_length)
     data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id,
                          grid * 64, grid * grid, info.image_mean)  # fmt: skip
-    feats = image_features(model, info, data.pixels[list(range(len(data)))])
+    feats = token_features(model, info.image_mean, info.image_std, data)
     fit, rows, payload = len(examples) * 4 // 5, [], []
-    for name in ("start", "end"):
-        points = []
-        for ex, (width, height) in zip(examples, data.sizes, strict=True):
-            drag = parse_action(ex.target)
-            x, y = (drag.x, drag.y) if name == "start" else (drag.to_x, drag.to_y)
-            side = max(width, height)  # padded to a square, as the model sees it
-            points.append(((x * width + (side - width) / 2) / side,
-                           (y * height + (side - height) / 2) / side))  # fmt: skip
-        at = np.asarray(points)
+    for name, point in (("start", first_point), ("end", drag_end)):
+        at = np.asarray([point(a, *wh) for a, wh in zip(data.answers, data.sizes, strict=True)])
         tokens = torch.tensor([grid_cell(u, v, grid) for u, v in at])
         places = at * grid - torch.stack([tokens % grid, tokens // grid], 1).numpy()
         accuracy = token_accuracy(feats, tokens, fit)
