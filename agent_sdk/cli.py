@@ -537,6 +537,16 @@ def train(
             "features once; the projector and LLM train, several times faster on the CPU"
         ),
     ] = False,
+    shrink_llm: Annotated[
+        float,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="with --init: keep this share of the LLM's weights and take the rest from a "
+            "new init (shrink and perturb: a long-trained LLM learns new circuits, copying "
+            "text, slowly); 1 keeps it, 0 starts it anew",
+        ),
+    ] = 1.0,
     number_tokens: Annotated[
         bool, typer.Option(help="one token per coordinate value 10..1000 (not one per digit)")
     ] = False,
@@ -679,6 +689,7 @@ def train(
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, unfold_tower=unfold_tower, freeze_tower=freeze_tower,
+            shrink_llm=shrink_llm,
             number_tokens=number_tokens,
             word_tokens=word_tokens, steps=steps,
             batch_size=batch_size,

@@ -522,6 +522,22 @@ def scramble(value: str, rng: np.random.Generator) -> str:
     return "".join(out)
 
 
+def with_new_letters(
+    instruction: str, history: Sequence[str], answer: str, rng: np.random.Generator
+) -> tuple[str, tuple[str, ...], str] | None:
+    """The step with new letters (`scramble`) for every typed text the instruction spells out,
+    wherever it occurs (instruction, previous actions, answer); None when it spells none out."""
+    values = typed_values(instruction, history, answer)
+    if not values:
+        return None
+    for value in values:
+        new = scramble(value, rng)
+        instruction = _as_word(value).sub(_literally(new), instruction)
+        history = tuple(_retyped(h, value, new) for h in history)
+        answer = _retyped(answer, value, new)
+    return instruction, tuple(history), answer
+
+
 @dataclass
 class CopyText:
     """With probability ``prob`` an example whose typed text the instruction spells out
@@ -546,15 +562,10 @@ class CopyText:
         step = data.steps[i] if data.steps else None
         if step is None or self.rng.random() >= self.prob:
             return None
-        (instruction, history), answer = step, data.answers[i]
-        values = typed_values(instruction, history, answer)
-        if not values:
+        renamed = with_new_letters(*step, data.answers[i], self.rng)
+        if renamed is None:
             return None
-        for value in values:
-            new = scramble(value, self.rng)
-            instruction = _as_word(value).sub(_literally(new), instruction)
-            history = tuple(_retyped(h, value, new) for h in history)
-            answer = _retyped(answer, value, new)
+        instruction, history, answer = renamed
         seq, n = encode_example(self.tokenizer, step_prompt(instruction, history), answer,
                                 self.image_id, self.image_tokens)  # fmt: skip
         return torch.tensor(seq), n

@@ -48,6 +48,7 @@ from agent_sdk.train.model import (
     instruction_words,
     model_config,
     new_model,
+    shrink_llm,
     train_time_config,
     train_tokenizer,
     unfold_vision_tower,
@@ -89,6 +90,7 @@ class TrainConfig:
     unfold_tower: bool = False  # with ``init``: train timm's train-time tower (`unfold_tower`)
     vision_from: str | None = None  # with ``init``: this folder's vision tower and projector
     freeze_tower: bool = False  # with ``init``: the tower as it is, its features computed once
+    shrink_llm: float = 1.0  # with ``init``: the LLM's share kept against a new init (`shrink_llm`)
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
     steps: int = 2000
@@ -157,6 +159,13 @@ class TrainConfig:
                               "(a LoRA resume rebuilds the base from --init)")  # fmt: skip
         if self.freeze_tower:
             self._check_frozen_tower()
+        if not 0.0 <= self.shrink_llm <= 1.0:
+            raise ConfigError(f"shrink_llm is the share of the trained LLM kept, in [0, 1], got "
+                              f"{self.shrink_llm}")  # fmt: skip
+        if self.shrink_llm < 1.0 and (self.init is None or self.lora_rank):
+            raise ConfigError("--shrink-llm moves a checkpoint's LLM towards a new init: give "
+                              "--init DIR, without --lora (a new model's LLM is new "
+                              "already)")  # fmt: skip
         if self.lora_rank and self.screen_labels:
             raise ConfigError("screen labels (--screen-labels) train the vision tower, which "
                               "LoRA (--lora) freezes: drop one")  # fmt: skip
@@ -301,6 +310,8 @@ def _describe(model_key: dict[str, Any]) -> str:
         how += f", vision from {model_key['vision_from']}"
     if model_key.get("freeze_tower"):
         how += ", --freeze-tower"
+    if "shrink_llm" in model_key:
+        how += f", --shrink-llm {model_key['shrink_llm']}"
     return f"{model_key['init']} ({how})"
 
 
@@ -332,6 +343,8 @@ class Trainer:
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
         if config.vision_from is not None and payload is None:
             self._take_vision(config.vision_from)
+        if payload is None:
+            shrink_llm(self.model, config.shrink_llm, config.seed)
         if config.lora_rank:
             _apply_lora(self.model, config.lora_rank)
         self.model.to(self.device)
@@ -698,6 +711,8 @@ class Trainer:
             key["vision_from"] = str(Path(c.vision_from).expanduser().resolve())
         if c.freeze_tower:
             key["freeze_tower"] = True
+        if c.shrink_llm < 1.0:
+            key["shrink_llm"] = c.shrink_llm
         return {**key, "unfold_tower": True} if c.unfold_tower else key
 
     def _read_state(self, path: Path) -> dict[str, Any]:
@@ -707,7 +722,8 @@ class Trainer:
         if saved and saved != now:
             raise ConfigError(
                 f"{self.out} trains {_describe(saved)}, not {_describe(now)}: resume with the same "
-                "--config, --init, --lora, --unfold-tower, --vision-from and --freeze-tower, or "
+                "--config, --init, --lora, --unfold-tower, --vision-from, --freeze-tower and "
+                "--shrink-llm, or "
                 "start a new run in another --out"
             )
         return payload

@@ -112,6 +112,28 @@ def new_model(config: FastVlmConfig) -> FastVlmForConditionalGeneration:
     return model
 
 
+@torch.no_grad()
+def shrink_llm(model: FastVlmForConditionalGeneration, keep: float, seed: int = 0) -> None:
+    """Shrink the LLM towards a new init, in place: each of its weights (its norms' aside)
+    becomes ``keep`` times itself plus ``1 - keep`` times a new LLM's of the same config
+    (transformers' init, seeded by ``seed``); ``keep`` 1 leaves it, 0 starts it anew. The
+    vision tower and projector stay. Shrink and perturb (Ash and Adams, 2020): a long-trained
+    LLM's large weights learn new attention circuits slowly or not at all (measured by
+    ``benchmarks/copy_plasticity.py``)."""
+    if not 0.0 <= keep <= 1.0:
+        raise ConfigError(f"keep is a share of the trained weights in [0, 1], got {keep}")
+    if keep == 1.0:
+        return
+    llm = model.model.language_model
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        new = type(llm)(llm.config)
+    fresh = dict(new.named_parameters())
+    for name, weight in llm.named_parameters():
+        if "norm" not in name:
+            weight.mul_(keep).add_(fresh[name].to(weight), alpha=1.0 - keep)
+
+
 def deployable_state(
     model: FastVlmForConditionalGeneration, state: dict[str, torch.Tensor]
 ) -> tuple[dict[str, torch.Tensor], FastVlmConfig]:

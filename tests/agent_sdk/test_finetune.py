@@ -16,7 +16,12 @@ from agent_sdk.cli import app
 from agent_sdk.collect import read_examples
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import NUMBERS, TrainConfig, Trainer, loop, train
-from agent_sdk.train.model import has_number_tokens, instruction_words, unfold_vision_tower
+from agent_sdk.train.model import (
+    has_number_tokens,
+    instruction_words,
+    shrink_llm,
+    unfold_vision_tower,
+)
 from perception import load_vlm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.tiny import save_tiny_checkpoint
@@ -285,6 +290,48 @@ def test_vision_from_takes_a_donors_tower_and_projector_and_keeps_the_llm(
         TrainConfig(data=(str(data),), size="tiny", vision_from=str(donor))
     with pytest.raises(ConfigError, match="--lora"):
         _config(data, init, vision_from=str(donor), lora_rank=2)
+
+
+def test_shrink_llm_moves_the_llm_towards_a_new_init_and_keeps_the_rest(
+    data: Path, init: Path, tmp_path: Path
+) -> None:
+    base = load_fastvlm_torch(init)[0]
+    trainer = Trainer(_config(data, init, shrink_llm=0.25, seed=5), tmp_path / "s")
+    torch.manual_seed(5)  # the new init shrink_llm draws, seeded by the run's seed
+    new = type(base.model.language_model)(base.model.language_model.config)
+    mine, old, fresh = (dict(m.named_parameters()) for m in (
+        trainer.model.model.language_model, base.model.language_model, new))  # fmt: skip
+    for name, weight in mine.items():
+        want = old[name] if "norm" in name else 0.25 * old[name] + 0.75 * fresh[name]
+        torch.testing.assert_close(weight, want, rtol=0, atol=1e-6, msg=name)
+    assert any(not torch.equal(mine[n], old[n]) for n in mine if "norm" not in n)
+    kept = base.state_dict()
+    for k, v in trainer.model.state_dict().items():
+        if not k.startswith(LLM) and k != "lm_head.weight":
+            assert torch.equal(v, kept[k]), k  # the tower and projector as they were
+    train(_config(data, init, shrink_llm=0.25, save_every=2), tmp_path / "b", until=2)
+    with pytest.raises(ConfigError, match=r"--shrink-llm 0.25\), not"):
+        train(_config(data, init, save_every=2), tmp_path / "b", resume=True)
+    with pytest.raises(ConfigError, match="--init"):
+        TrainConfig(data=(str(data),), size="tiny", shrink_llm=0.5)
+    with pytest.raises(ConfigError, match="--lora"):
+        _config(data, init, shrink_llm=0.5, lora_rank=2)
+    with pytest.raises(ConfigError, match=r"in \[0, 1\], got 1.5"):
+        _config(data, init, shrink_llm=1.5)
+
+
+def test_shrink_llm_at_1_changes_nothing_and_leaves_the_global_rng(init: Path) -> None:
+    model = load_fastvlm_torch(init)[0]
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    shrink_llm(model, 1.0)
+    assert all(torch.equal(v, before[k]) for k, v in model.state_dict().items())
+    torch.manual_seed(0)
+    expected = torch.rand(2)
+    torch.manual_seed(0)
+    shrink_llm(model, 0.5, seed=3)
+    assert torch.equal(torch.rand(2), expected)
+    with pytest.raises(ConfigError, match=r"got -0\.1"):
+        shrink_llm(model, -0.1)
 
 
 # -- LoRA -----------------------------------------------------------------------------------------
