@@ -11,8 +11,8 @@ without its image, then the answer; loss on the answer): 1 is the LLM as it is, 
 its config, and between them `agent_sdk.train.model.shrink_llm` (each weight ``keep`` times its
 own plus the rest a new init's). Every ``--every`` steps it scores 128 held-out drawn examples:
 the answer tokens' accuracy and the share answered exactly (every token right given the ones
-before: what greedy decoding types). Before training, answers that copy score about 0.4 token
-accuracy (the ``type_text("`` around the letters) and 0 exact. Default data: the GUI suite's
+before: what greedy decoding types). Answers that write ``type_text("...")`` but copy no letter
+score about 0.4 token accuracy and 0 exact. Default data: the GUI suite's
 enter-text and fill-form on training seeds, collected now. Writes
 ``benchmarks/out/copy_plasticity.json``.
 """
@@ -20,7 +20,6 @@ enter-text and fill-form on training seeds, collected now. Writes
 from __future__ import annotations
 
 import argparse
-import copy
 import tempfile
 import time
 from pathlib import Path
@@ -31,7 +30,7 @@ from _common import print_table, torch_threads, write_json
 
 from agent_sdk.collect import CollectConfig, collect, read_examples
 from agent_sdk.prompting import step_prompt
-from agent_sdk.train.data import copied_text, encode_example, with_new_letters
+from agent_sdk.train.data import copied_text, encode_example, label_mask, with_new_letters
 from agent_sdk.train.model import shrink_llm
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import model_or_default
@@ -56,31 +55,26 @@ def drawn(step: tuple[str, tuple[str, ...], str], rng: np.random.Generator) -> t
 def batch(
     tokenizer, steps, rng: np.random.Generator, n: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:  # fmt: skip
-    """ids, labels (-100 off the answer) and attention mask of ``n`` drawn examples."""
-    rows = []
-    for i in rng.integers(len(steps), size=n):
-        prompt, answer = drawn(steps[i], rng)
-        rows.append(encode_example(tokenizer, prompt, answer, 0, 0))  # text only: no image
-    width = max(len(ids) for ids, _ in rows)
-    ids = torch.zeros(n, width, dtype=torch.long)
-    labels = torch.full((n, width), -100)
-    mask = torch.zeros(n, width, dtype=torch.long)
-    for k, (seq, prompt_len) in enumerate(rows):
+    """ids, learnt positions (`label_mask`: the answer) and attention mask of ``n`` drawn
+    examples."""
+    rows = [encode_example(tokenizer, *drawn(steps[i], rng), 0, 0)  # text only: no image
+            for i in rng.integers(len(steps), size=n)]  # fmt: skip
+    lengths = [len(seq) for seq, _ in rows]
+    ids = torch.zeros(n, max(lengths), dtype=torch.long)
+    for k, (seq, _) in enumerate(rows):
         ids[k, : len(seq)] = torch.tensor(seq)
-        labels[k, prompt_len : len(seq)] = torch.tensor(seq[prompt_len:])
-        mask[k, : len(seq)] = 1
-    return ids, labels, mask
+    attention = torch.arange(ids.shape[1])[None] < torch.tensor(lengths)[:, None]
+    return ids, label_mask(ids, [p for _, p in rows], lengths), attention.long()
 
 
-def scores(llm, head, ids, labels, mask) -> tuple[torch.Tensor, float, float]:
+def scores(llm, head, ids, learnt, attention) -> tuple[torch.Tensor, float, float]:
     """Loss, answer-token accuracy and exact-answer share (teacher forced)."""
-    logits = head(llm(input_ids=ids, attention_mask=mask).last_hidden_state)[:, :-1]
-    target = labels[:, 1:]
-    loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, ignore_index=-100)
-    on = target != -100
-    right = (logits.argmax(-1) == target) | ~on
-    accuracy = float(((logits.argmax(-1) == target) & on).sum() / on.sum())
-    return loss, accuracy, float(right.all(dim=1).float().mean())
+    logits = head(llm(input_ids=ids, attention_mask=attention).last_hidden_state)[:, :-1]
+    target, on = ids[:, 1:], learnt[:, 1:]
+    loss = torch.nn.functional.cross_entropy(logits[on], target[on])
+    hit = logits.argmax(-1) == target
+    accuracy = float((hit & on).sum() / on.sum())
+    return loss, accuracy, float((hit | ~on).all(dim=1).float().mean())
 
 
 def curve(model_dir: Path, keep: float, steps, args) -> list[tuple[int, float, float, float]]:
@@ -89,8 +83,8 @@ def curve(model_dir: Path, keep: float, steps, args) -> list[tuple[int, float, f
     tokenizer = load_tokenizer(model_dir)
     shrink_llm(model, keep, seed=args.seed)
     llm, head = model.model.language_model, model.lm_head
-    params = list(llm.parameters()) + [p for p in head.parameters()
-                                       if all(p is not q for q in llm.parameters())]  # fmt: skip
+    params = [p for name, p in model.named_parameters()  # the tied head counted once
+              if name.startswith(("model.language_model.", "lm_head."))]  # fmt: skip
     optimizer = torch.optim.AdamW(params, lr=args.lr, betas=(0.9, 0.95), weight_decay=0.0)
     test = batch(tokenizer, steps, np.random.default_rng(10**6), 128)
     rng = np.random.default_rng(args.seed)
@@ -137,7 +131,7 @@ def main() -> None:
                          "fill-form or login-user episodes")  # fmt: skip
     print(f"{len(steps)} typing steps from {', '.join(folders)}; model {model_dir}")
     with torch_threads(args.threads):
-        curves = {keep: curve(model_dir, keep, copy.copy(steps), args) for keep in args.keep}
+        curves = {keep: curve(model_dir, keep, steps, args) for keep in args.keep}
     header = ["step", *(f"keep {k}: acc / exact" for k in args.keep)]
     table = [[str(row[0]), *(f"{curves[k][i][2]:.3f} / {curves[k][i][3]:.3f}" for k in args.keep)]
              for i, row in enumerate(curves[args.keep[0]])]  # fmt: skip

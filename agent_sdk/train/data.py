@@ -478,9 +478,11 @@ def _typed(action_text: str) -> str | None:
 
 def typed_values(instruction: str, history: Sequence[str], answer: str) -> list[str]:
     """The texts typed (``type_text``) in ``answer`` or ``history`` that the instruction
-    spells out as a word or words of its own, longest first."""
+    spells out as a word or words of its own, longest first, ties in alphabetical order (so a
+    run draws the same letters in every process)."""
     found = {v for v in map(_typed, (answer, *history)) if v}
-    return sorted((v for v in found if _as_word(v).search(instruction)), key=len, reverse=True)
+    spelled = (v for v in found if _as_word(v).search(instruction))
+    return sorted(spelled, key=lambda v: (-len(v), v))
 
 
 def copied_text(instruction: str, history: Sequence[str], answer: str) -> str | None:
@@ -530,12 +532,13 @@ def with_new_letters(
     values = typed_values(instruction, history, answer)
     if not values:
         return None
+    history = tuple(history)
     for value in values:
         new = scramble(value, rng)
         instruction = _as_word(value).sub(_literally(new), instruction)
         history = tuple(_retyped(h, value, new) for h in history)
         answer = _retyped(answer, value, new)
-    return instruction, tuple(history), answer
+    return instruction, history, answer
 
 
 @dataclass

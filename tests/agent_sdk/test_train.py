@@ -613,6 +613,8 @@ def test_scramble_keeps_case_and_class_and_typed_values_come_from_the_instructio
     )
     assert typed_values(login, ('type_text("karrie")',), 'type_text("AU")') == ["karrie", "AU"]
     assert typed_values("Select Alexa from the list.", (), 'type_text("Alexa")') == ["Alexa"]
+    both = 'Enter "Bob" and "Ann".'  # equal lengths: alphabetical, not the set's hash order
+    assert typed_values(both, ('type_text("Bob")',), 'type_text("Ann")') == ["Ann", "Bob"]
     assert typed_values('Type "cat" here', (), 'type_text("ca")') == []  # not a word of it
     assert typed_values('Type "cat" here', (), "click(1, 2)") == []
     quoted = TypeText(text='say "hi"').to_text()  # escaped quotes: the project's parser reads it
