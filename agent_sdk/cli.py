@@ -534,7 +534,8 @@ def train(
         bool,
         typer.Option(
             help="with --init: keep the vision tower as it is and compute each image's "
-            "features once; the projector and LLM train, several times faster on the CPU"
+            "features once (each batch's anew while --spotlight or --ground changes pixels); "
+            "the projector and LLM train, several times faster on the CPU"
         ),
     ] = False,
     shrink_llm: Annotated[

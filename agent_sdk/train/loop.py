@@ -210,15 +210,12 @@ class TrainConfig:
         if self.init is None or self.lora_rank or self.unfold_tower:
             raise ConfigError("--freeze-tower keeps a trained vision tower as it is: give --init "
                               "DIR, without --lora or --unfold-tower")  # fmt: skip
-        changing = [flag for flag, on in (
-            ("--spotlight", self.spotlight or self.spotlight_end),
-            ("--ground", self.ground or self.ground_end),
+        training = [flag for flag, on in (
             ("--screen-labels", self.screen_labels), ("--tower-warmup", self.tower_warmup),
         ) if on]  # fmt: skip
-        if changing:
-            raise ConfigError(f"--freeze-tower computes each image's features once, so nothing "
-                              f"may change the pixels or train the tower: drop "
-                              f"{', '.join(changing)}")  # fmt: skip
+        if training:
+            raise ConfigError(f"--freeze-tower keeps the vision tower as it is, so nothing may "
+                              f"train it: drop {', '.join(training)}")  # fmt: skip
 
 
 def _check_labelled_envs(env_ids: Sequence[str]) -> None:
@@ -651,12 +648,18 @@ class Trainer:
         grounding: Grounding | None = None, copy_text: CopyText | None = None,
     ) -> dict[str, torch.Tensor]:  # fmt: skip
         """`collate` of examples ``index``; with ``freeze_tower``, their tower features in place
-        of pixels (no image decoded)."""
+        of pixels: the cached ones (no image decoded), or with ``spotlight`` or ``grounding``
+        (which change pixels) the frozen tower's output for this batch's pixels."""
         pad = int(self.tokenizer.pad_token_id or 0)
         if self.features is None:
             return collate(self.data, index, pad, spotlight, grounding, copy_text)
-        batch = collate(self.data, index, pad, copy_text=copy_text, images=False)
-        return {**batch, "features": self.features[index]}
+        if spotlight is None and grounding is None:
+            batch = collate(self.data, index, pad, copy_text=copy_text, images=False)
+            return {**batch, "features": self.features[index]}
+        batch = collate(self.data, index, pad, spotlight, grounding, copy_text)
+        features = tower_features(self.model, batch["pixels"], self.mean, self.std,
+                                  self.config.channels_last)  # fmt: skip
+        return {**batch, "pixels": torch.empty(len(index), 0), "features": features}
 
     def _copy_text(self, prob: float, rng: np.random.Generator) -> CopyText:
         """`CopyText` at chance ``prob`` for this model's tokenizer and image tokens."""
