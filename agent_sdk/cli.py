@@ -477,6 +477,14 @@ def collect(
         int | None,
         typer.Option(min=1, help="steps per episode (default: the env's budget)"),
     ] = None,
+    refer: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="per screen, up to N 'click the named element' examples "
+            "instead of the oracle's answer (GUI suite, MiniWoB++)",
+        ),
+    ] = 0,
     overwrite: Annotated[bool, typer.Option(help="replace a data set in --out")] = False,
 ) -> None:
     """Roll out the oracle experts and write training examples (image, prompt, action)."""
@@ -489,7 +497,7 @@ def collect(
         config = CollectConfig(
             env_ids=resolve_env_ids(suite, env or ()), episodes=episodes, seed=seed,
             noise=noise, sizes=tuple(_size(s) for s in size or ()), robot_points=robot_points,
-            env_kwargs=_env_kwargs(env_arg or ()), max_steps=max_steps,
+            env_kwargs=_env_kwargs(env_arg or ()), max_steps=max_steps, refer=refer,
         )  # fmt: skip
         bar = Progress(
             TextColumn("collect"), BarColumn(), MofNCompleteColumn(),

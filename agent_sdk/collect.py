@@ -46,12 +46,13 @@ import gymnasium as gym
 import numpy as np
 from PIL import Image
 
-import envs  # noqa: F401  (registers the env ids)
+import envs  # registers the env ids; the suites
 from actions.schema import ActionBase, Click
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import _check_env_ids
 from agent_sdk.ordered import ordered_map
 from agent_sdk.prompting import robot_prompt, step_prompt
+from agent_sdk.refer import referring_questions
 from envs.errors import EnvError
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,8 @@ class CollectConfig:
     max_steps: int | None = None  # per episode; None: the env's own budget
     robot_points: bool = True  # robot envs: answer with point_oracle() (point targets) where
     # the task has one; the scripted ee_delta expert drives the arm either way
+    refer: int = 0  # > 0: each screen gives up to this many referring examples (`agent_sdk.refer`)
+    # in place of the oracle's answer; the oracle still plays the episode
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_ids", tuple(self.env_ids))
@@ -89,10 +92,20 @@ class CollectConfig:
             raise ConfigError(f"shard_size must be >= 1, got {self.shard_size}")
         if any(len(s) != 2 or min(s) < 1 for s in self.sizes):
             raise ConfigError(f"sizes must be (width, height) pairs, got {self.sizes}")
+        if self.refer < 0:
+            raise ConfigError(f"refer is a count of examples per screen (0: off), got {self.refer}")
+        robots = [e for e in self.env_ids if e in envs.SUITES["robot"]]
+        if self.refer and robots:
+            raise ConfigError(f"--refer asks for screen elements by name (the GUI suite, "
+                              f"MiniWoB++); {', '.join(robots)} shows a camera image: collect "
+                              "it without --refer")  # fmt: skip
 
     def to_json_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "env_ids": list(self.env_ids),
+        body = {**asdict(self), "env_ids": list(self.env_ids),
                 "sizes": [list(s) for s in self.sizes]}  # fmt: skip
+        if not self.refer:  # (a key only then: data sets without it keep the hashes they had)
+            del body["refer"]
+        return body
 
 
 @dataclass(frozen=True)
@@ -122,12 +135,13 @@ class Example:
 # -- rolling out ----------------------------------------------------------------------------------
 def episode_examples(
     env: gym.Env, env_id: str, seed: int, rng: np.random.Generator, noise: float,
-    max_steps: int | None = None, points: bool = True,
+    max_steps: int | None = None, points: bool = True, refer: int = 0,
 ) -> tuple[list[Example], bool]:  # fmt: skip
     """Play one oracle episode (with random clicks at rate ``noise``); its examples and success.
 
     With ``points``, an env with ``point_oracle()`` (the robots) is answered with the point
-    target it gives, when it gives one, while ``oracle()`` drives the episode."""
+    target it gives, when it gives one, while ``oracle()`` drives the episode. With ``refer``
+    > 0 each screen gives up to that many referring examples instead (`referring_examples`)."""
     point_oracle = getattr(env.unwrapped, "point_oracle", None) if points else None
     obs, info = env.reset(seed=seed)
     budget = max_steps or getattr(env.unwrapped, "_max_episode_steps", None) or 50
@@ -137,9 +151,12 @@ def episode_examples(
     for step in range(budget):
         target: ActionBase = env.unwrapped.oracle()
         answer = (point_oracle() if point_oracle is not None else None) or target
-        examples.append(Example(np.asarray(obs["image"]), str(obs["instruction"]),
-                                tuple(history), answer.to_text(), env_id, seed, step,
-                                "camera" in obs))  # fmt: skip
+        if refer:
+            examples += referring_examples(env, obs, env_id, seed, step, refer)
+        else:
+            examples.append(Example(np.asarray(obs["image"]), str(obs["instruction"]),
+                                    tuple(history), answer.to_text(), env_id, seed, step,
+                                    "camera" in obs))  # fmt: skip
         action = target
         if isinstance(target, Click) and rng.random() < noise:
             x, y = (float(v) for v in rng.random(2))
@@ -150,6 +167,20 @@ def episode_examples(
         if terminated or truncated:
             break
     return examples, success
+
+
+def referring_examples(
+    env: gym.Env, obs: Mapping[str, Any], env_id: str, seed: int, step: int, count: int
+) -> list[Example]:
+    """Up to ``count`` referring examples of the screen ``obs`` shows (`refer.referring_questions`
+    over ``env.unwrapped.elements()``, drawn from ``(seed, step)``): each names one element
+    and clicks its centre, with no previous actions (a question of its own)."""
+    image = np.asarray(obs["image"])
+    height, width = image.shape[:2]
+    rng = np.random.default_rng([seed, step])
+    questions = referring_questions(env.unwrapped.elements(), width, height, count, rng)
+    return [Example(image, text, (), click.to_text(), env_id, seed, step)
+            for text, click in questions]  # fmt: skip
 
 
 def _make_env(config: CollectConfig, env_id: str, size: tuple[int, int] | None) -> gym.Env:
@@ -187,7 +218,7 @@ def rollouts(config: CollectConfig) -> Iterator[Rollout]:
                 try:
                     examples, success = episode_examples(
                         envs_by_size[size], env_id, seed, rng, config.noise, config.max_steps,
-                        config.robot_points,
+                        config.robot_points, config.refer,
                     )  # fmt: skip
                 except EnvError as err:
                     log.warning("skipped %s seed %d: %s", env_id, seed, err)
