@@ -57,13 +57,14 @@ def first_click(answer: str, oracle: Click, elements: list[Element], size: tuple
     return "target" if hit == element_at(oracle.x * width, oracle.y * height, elements) else "other"
 
 
-def questions(env: gym.Env, obs: dict, seed: int, refer: int) -> list[tuple[str, Click]]:
-    """What to ask about a first screen, with the click that answers it: the task's own
-    instruction when its oracle clicks first (none otherwise), or with ``refer`` > 0 that many
-    referring questions (drawn by ``seed``)."""
+def questions(
+    env: gym.Env, obs: dict, elements: list[Element], seed: int, refer: int
+) -> list[tuple[str, Click]]:
+    """What to ask about a first screen (showing ``elements``), with the click that answers it:
+    the task's own instruction when its oracle clicks first (none otherwise), or with ``refer``
+    > 0 that many referring questions (drawn by ``seed``)."""
     if refer:
         height, width = obs["image"].shape[:2]
-        elements = env.unwrapped.elements()
         return referring_questions(elements, width, height, refer, np.random.default_rng(seed))
     oracle = env.unwrapped.oracle()
     # typing, dragging or scrolling first: no element to compare
@@ -83,7 +84,7 @@ def main() -> None:
             obs, _ = env.reset(seed=seed)
             size = (obs["image"].shape[1], obs["image"].shape[0])
             elements = env.unwrapped.elements()
-            for instruction, click in questions(env, obs, seed, args.refer):
+            for instruction, click in questions(env, obs, elements, seed, args.refer):
                 answer = vlm.generate(obs["image"], step_prompt(instruction), max_new_tokens=48,
                                       temperature=0.0).text  # fmt: skip
                 counts[first_click(answer, click, elements, size)] += 1

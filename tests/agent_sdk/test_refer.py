@@ -43,9 +43,17 @@ def test_only_elements_a_name_picks_out_alone_are_asked_about() -> None:
     assert instruction(_el("circle", "red"), rng) in (
         "Click the red circle.", "Find the red circle and click it.", "Select the red circle.",
     )  # fmt: skip
-    asked = referring_questions(screen, 320, 240, 10, np.random.default_rng(1))
+    apart = [_el(e.role, e.text, x=30.0 * i, y=20.0 * i) for i, e in enumerate(screen)]
+    asked = referring_questions(apart, 320, 240, 10, np.random.default_rng(1))
     assert len(asked) == 4 and len({text for text, _ in asked}) == 4
-    assert all(isinstance(click, Click) for _, click in asked)
+    for text, click in asked:  # each click at the centre of the one element its text names
+        element = next(e for e in apart if (e.text in text) and (e.role in text or e.role in
+                       ("button", "text")))  # fmt: skip
+        assert isinstance(click, Click)
+        assert (
+            abs(click.x * 320 - element.center[0]) <= 1
+            and abs(click.y * 240 - element.center[1]) <= 1
+        )
 
 
 def test_cli_collect_refer_names_elements_and_clicks_inside_them(tmp_path: Path) -> None:
