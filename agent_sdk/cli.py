@@ -527,7 +527,13 @@ def collect(
 @app.command()
 def train(
     out: Annotated[Path, typer.Option(help="the checkpoint folder (loadable at every save)")],
-    data: Annotated[list[Path], typer.Option(help="data folders from `agent-sdk collect`")],
+    data: Annotated[
+        list[Path],
+        typer.Option(
+            help="data folders from `agent-sdk collect`; a folder named n times gets n shares "
+            "of the batches (held in memory once)"
+        ),
+    ],
     config: Annotated[str, typer.Option(help="model size: tiny, small or base")] = "small",
     init: Annotated[Path | None, typer.Option(help="fine-tune this FastVLM folder instead")] = None,
     lora: Annotated[int, typer.Option(min=0, help="LoRA rank with --init (0: full)")] = 0,

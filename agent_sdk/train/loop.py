@@ -10,6 +10,7 @@ import logging
 import math
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -83,7 +84,7 @@ RECORD_CURVES = ("loss_curve", "screen_label_curve", "copy_curve", "evals", "res
 class TrainConfig:
     """One training run; ``OUT/run.json`` records it."""
 
-    data: tuple[str, ...]  # data folders written by `agent-sdk collect`
+    data: tuple[str, ...]  # data folders written by `agent-sdk collect` (one named n times: n shares)
     size: str = "small"  # a name of SIZES (ignored with ``init``)
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
@@ -333,7 +334,7 @@ class Trainer:
         examples = list(self._examples(images=False))
         if not examples:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
-        self.manifests = {d: read_manifest(d)["hash"] for d in config.data}
+        self.manifests = {d: read_manifest(d)["hash"] for d in self._folders()}
         self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
         self.label_window: list[tuple[float, ...]] = []  # labels' accuracy, loss (places' loss)
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
@@ -353,6 +354,7 @@ class Trainer:
                                   self.model.config.image_token_id, image_size, tokens,
                                   self.mean, ground=self._grounds(),
                                   threads=config.data_threads)  # fmt: skip
+        self.pool = self._sampling_pool()
         if config.init is None and payload is None:
             self._calibrate()
         if config.unfold_tower and payload is None:
@@ -386,11 +388,31 @@ class Trainer:
         )  # fmt: skip
 
     # -- building ---------------------------------------------------------------------------------
+    def _folders(self) -> list[str]:
+        """The config's data folders, each once (in the order first named)."""
+        first: dict[str, str] = {}
+        for folder in self.config.data:
+            first.setdefault(str(Path(folder).resolve()), folder)
+        return list(first.values())
+
     def _examples(self, images: bool) -> Iterator[Example]:
-        """The config's examples (the first ``max_examples``), with or without their images."""
-        examples = read_examples(self.config.data, images=images,
+        """The config's examples (the first ``max_examples``), with or without their images:
+        each folder's once, however often it is named."""
+        examples = read_examples(self._folders(), images=images,
                                  threads=self.config.data_threads)  # fmt: skip
         return itertools.islice(examples, self.config.max_examples)
+
+    def _sampling_pool(self) -> torch.Tensor:
+        """What an epoch draws from: each example's index once per time its folder is named in
+        ``data`` (a folder named n times gets n shares of the batches; its examples stay in
+        memory once). ``arange`` when no folder is named twice."""
+        named = Counter(str(Path(d).resolve()) for d in self.config.data)
+        ranges, start = [], 0
+        for folder in self._folders():
+            end = min(start + read_manifest(folder)["examples"], len(self.data))
+            ranges += [torch.arange(start, end)] * named[str(Path(folder).resolve())]
+            start = end
+        return torch.cat(ranges)
 
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None
@@ -537,13 +559,15 @@ class Trainer:
             self.model.model.vision_tower.eval()
 
     def next_batch(self) -> list[int]:
-        """The next batch's example indices: a fresh permutation per epoch, from the seed."""
-        n, picked = len(self.data), []
+        """The next batch's example indices: a fresh permutation of the sampling pool per
+        epoch, from the seed."""
+        n, picked = len(self.pool), []
         while len(picked) < self.config.batch_size:
             order = torch.randperm(
                 n, generator=torch.Generator().manual_seed(self.config.seed * 100_003 + self.epoch)
             )
-            take = order[self.index : self.index + self.config.batch_size - len(picked)].tolist()
+            take = order[self.index : self.index + self.config.batch_size - len(picked)]
+            take = self.pool[take].tolist()
             picked += take
             self.index += len(take)
             if self.index >= n:
@@ -781,6 +805,7 @@ class Trainer:
                       "image_size": self._image_size(),
                       "config": self.model.config.to_dict()},
             "tokenizer_size": len(self.tokenizer), "examples": len(self.data),
+            "epoch_draws": len(self.pool),
             "device": str(self.device), "steps_done": self.step, **self.record,
         }  # fmt: skip
         tmp = self.out / (RUN_RECORD + ".tmp")

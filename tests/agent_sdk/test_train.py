@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from actions.parse import parse_action
 from actions.schema import TypeText
-from agent_sdk.collect import CollectConfig, Example, collect, read_examples
+from agent_sdk.collect import CollectConfig, Example, collect, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
 from agent_sdk.evaluate import read_episodes
 from agent_sdk.prompting import robot_prompt, step_prompt
@@ -734,6 +734,23 @@ def test_overfits_a_tiny_repeated_batch(data: Path, tmp_path: Path) -> None:
     trainer = Trainer(_config(data, steps=40, max_examples=4, lr=1e-2, warmup=2), tmp_path)
     losses = [trainer.train_step()[0] for _ in range(40)]
     assert sum(losses[-5:]) / 5 < 0.3 * sum(losses[:3]) / 3
+
+
+def test_a_folder_named_twice_gets_twice_the_draws_and_is_held_once(
+    data: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other"
+    collect(CollectConfig(env_ids=(ENVS[0],), episodes=1, seed=300_000, shard_size=4), other)
+    n_data, n_other = (read_manifest(d)["examples"] for d in (data, other))
+    config = dataclasses.replace(_config(data, batch_size=1), data=(data, other, other / "."))
+    trainer = Trainer(config, tmp_path / "ck")
+    assert len(trainer.data) == n_data + n_other
+    draws = Counter(trainer.next_batch()[0] for _ in range(len(trainer.pool)))
+    assert trainer.epoch == 1 and trainer.index == 0  # that was one epoch
+    assert {draws[i] for i in range(n_data)} == {1}
+    assert {draws[i] for i in range(n_data, n_data + n_other)} == {2}
+    plain = Trainer(_config(data), tmp_path / "plain")
+    assert torch.equal(plain.pool, torch.arange(len(plain.data)))  # unchanged batches
 
 
 def test_resume_matches_an_uninterrupted_run(data: Path, tmp_path: Path) -> None:
