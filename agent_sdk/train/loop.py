@@ -84,7 +84,7 @@ RECORD_CURVES = ("loss_curve", "screen_label_curve", "copy_curve", "evals", "res
 class TrainConfig:
     """One training run; ``OUT/run.json`` records it."""
 
-    data: tuple[str, ...]  # data folders written by `agent-sdk collect` (one named n times: n shares)
+    data: tuple[str, ...]  # folders written by `agent-sdk collect` (named n times: n shares)
     size: str = "small"  # a name of SIZES (ignored with ``init``)
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
