@@ -552,6 +552,14 @@ def train(
             "the projector and LLM train, several times faster on the CPU"
         ),
     ] = False,
+    feature_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="with --freeze-tower: a folder keeping the tower's features per data folder "
+            "and tower, so a resume or another run from the same --init reads them back "
+            "instead of running the tower over every image again"
+        ),
+    ] = None,
     shrink_llm: Annotated[
         float,
         typer.Option(
@@ -704,6 +712,7 @@ def train(
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, unfold_tower=unfold_tower, freeze_tower=freeze_tower,
+            feature_cache=None if feature_cache is None else str(feature_cache),
             shrink_llm=shrink_llm,
             number_tokens=number_tokens,
             word_tokens=word_tokens, steps=steps,

@@ -37,6 +37,7 @@ from agent_sdk.train.data import (
     model_pixels,
     tower_features,
 )
+from agent_sdk.train.features import FeatureCache, tower_fingerprint
 from agent_sdk.train.model import (
     SIZES,
     add_word_tokens,
@@ -91,6 +92,7 @@ class TrainConfig:
     unfold_tower: bool = False  # with ``init``: train timm's train-time tower (`unfold_tower`)
     vision_from: str | None = None  # with ``init``: this folder's vision tower and projector
     freeze_tower: bool = False  # with ``init``: the tower as it is, its features computed once
+    feature_cache: str | None = None  # with ``freeze_tower``: keep them here (`train.features`)
     shrink_llm: float = 1.0  # with ``init``: the LLM's share kept against a new init (`shrink_llm`)
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
@@ -160,6 +162,9 @@ class TrainConfig:
                               "(a LoRA resume rebuilds the base from --init)")  # fmt: skip
         if self.freeze_tower:
             self._check_frozen_tower()
+        if self.feature_cache is not None and not self.freeze_tower:
+            raise ConfigError("--feature-cache keeps a frozen tower's features: give "
+                              "--freeze-tower too, or drop it")  # fmt: skip
         if not 0.0 <= self.shrink_llm <= 1.0:
             raise ConfigError(f"shrink_llm is the share of the trained LLM kept, in [0, 1], got "
                               f"{self.shrink_llm}")  # fmt: skip
@@ -354,6 +359,7 @@ class Trainer:
                                   self.model.config.image_token_id, image_size, tokens,
                                   self.mean, ground=self._grounds(),
                                   threads=config.data_threads)  # fmt: skip
+        self.rows = self._folder_rows()
         self.pool = self._sampling_pool()
         if config.init is None and payload is None:
             self._calibrate()
@@ -402,17 +408,24 @@ class Trainer:
                                  threads=self.config.data_threads)  # fmt: skip
         return itertools.islice(examples, self.config.max_examples)
 
+    def _folder_rows(self) -> list[tuple[str, int, int]]:
+        """Each folder (`_folders`) with the range of its examples in the data."""
+        rows, start = [], 0
+        for folder in self._folders():
+            end = min(start + read_manifest(folder)["examples"], len(self.data))
+            rows.append((folder, start, end))
+            start = end
+        return rows
+
     def _sampling_pool(self) -> torch.Tensor:
         """What an epoch draws from: each example's index once per time its folder is named in
         ``data`` (a folder named n times gets n shares of the batches; its examples stay in
         memory once). ``arange`` when no folder is named twice."""
         named = Counter(str(Path(d).resolve()) for d in self.config.data)
-        ranges, start = [], 0
-        for folder in self._folders():
-            end = min(start + read_manifest(folder)["examples"], len(self.data))
-            ranges += [torch.arange(start, end)] * named[str(Path(folder).resolve())]
-            start = end
-        return torch.cat(ranges)
+        return torch.cat([
+            torch.arange(start, end).repeat(named[str(Path(folder).resolve())])
+            for folder, start, end in self.rows
+        ])  # fmt: skip
 
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None
@@ -493,16 +506,37 @@ class Trainer:
             yield model_pixels(chunk, self.device, self.mean, self.std)
 
     @torch.no_grad()
-    def _tower_features(self, batch: int = 64) -> torch.Tensor:
+    def _tower_features(self) -> torch.Tensor:
         """With ``freeze_tower``: the vision tower's output for every example (``N x tokens x
         C``, float16, on the CPU; before the projector, which trains), in eval mode as the
         model runs it; the tower gets no gradient from here on. On the CPU the tower is most of
-        a step's cost, so steps on these features are several times faster."""
-        self.model.model.vision_tower.eval().requires_grad_(False)
+        a step's cost, so steps on these features are several times faster. With
+        ``feature_cache``, each whole folder's are read from there when the same tower computed
+        them before, and written there when not."""
+        tower = self.model.model.vision_tower.eval().requires_grad_(False)
+        if self.config.feature_cache is None:
+            return self._features_of(0, len(self.data))
+        cache = FeatureCache(self.config.feature_cache)
+        fingerprint = tower_fingerprint(tower, self._image_size(), self.mean, self.std)
+        parts = []
+        for folder, start, end in self.rows:
+            data_hash = self.manifests[folder]
+            features = cache.load(data_hash, fingerprint, end - start)
+            if features is not None:
+                log.info("tower features of %s read from %s", folder, cache.folder)
+            else:
+                features = self._features_of(start, end)
+                if end - start == read_manifest(folder)["examples"]:
+                    cache.save(data_hash, fingerprint, features)
+            parts.append(features)
+        return torch.cat(parts)
+
+    def _features_of(self, start: int, end: int, batch: int = 64) -> torch.Tensor:
+        """The tower's features of examples ``start:end``, ``batch`` images at a time."""
         return torch.cat([
-            tower_features(self.model, self.data.pixels[start : start + batch], self.mean,
+            tower_features(self.model, self.data.pixels[i : min(i + batch, end)], self.mean,
                            self.std, self.config.channels_last)
-            for start in range(0, len(self.data), batch)
+            for i in range(start, end, batch)
         ])  # fmt: skip
 
     def _calibrate(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from agent_sdk.cli import app
-from agent_sdk.collect import read_examples
+from agent_sdk.collect import read_examples, read_manifest
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import NUMBERS, TrainConfig, Trainer, loop, train
 from agent_sdk.train.model import (
@@ -265,6 +266,36 @@ def test_frozen_tower_resumes_exactly_and_refuses_what_trains_the_tower(
     ]:
         with pytest.raises(ConfigError, match=flag):
             _config(data, init, freeze_tower=True, **change)
+
+
+def test_feature_cache_reads_back_what_this_tower_computed(
+    data: Path, init: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    cache = tmp_path / "cache"
+    config = _config(data, init, freeze_tower=True, feature_cache=str(cache), max_examples=None)
+    first = Trainer(config, tmp_path / "a")
+    written = sorted(cache.iterdir())
+    assert [p.name.split("-")[0] for p in written] == [read_manifest(data)["hash"]]
+    computed = []
+    features_of = Trainer._features_of
+    monkeypatch.setattr(Trainer, "_features_of",
+                        lambda self, *a: computed.append(a) or features_of(self, *a))  # fmt: skip
+    again = Trainer(config, tmp_path / "b")
+    assert computed == [] and torch.equal(again.features, first.features)
+    prefix = Trainer(dataclasses.replace(config, max_examples=5), tmp_path / "c")
+    assert computed == [] and torch.equal(prefix.features, first.features[:5])
+    other = save_tiny_checkpoint(tmp_path / "other", layout="hf", image_size=128, seed=4)
+    Trainer(dataclasses.replace(config, init=str(other)), tmp_path / "d")  # another tower
+    assert computed == [(0, len(first.data))] and len(list(cache.iterdir())) == 2
+    written[0].write_bytes(b"not safetensors")
+    with caplog.at_level("WARNING"):
+        mended = Trainer(config, tmp_path / "e")
+    assert "unreadable" in caplog.text and len(computed) == 2
+    assert torch.equal(mended.features, first.features)
+    assert Trainer(config, tmp_path / "f").features.shape == first.features.shape
+    assert len(computed) == 2  # the mended file is read
+    with pytest.raises(ConfigError, match="--freeze-tower"):
+        _config(data, init, feature_cache=str(cache))
 
 
 def test_unfold_tower_needs_a_checkpoint_trained_fully(data: Path, init: Path) -> None:

@@ -1,0 +1,70 @@
+"""A frozen-tower run's start with and without ``--feature-cache``.
+
+    .venv/bin/python benchmarks/feature_cache.py [--model DIR] [--data DIR ...] [--episodes 20]
+        [--repeats 2]
+
+Builds ``agent_sdk.train.Trainer`` with ``--init MODEL --freeze-tower`` (default: the shipped
+model; without ``--data``, ``--episodes`` oracle episodes of each GUI task are collected into a
+temporary folder) three ways, in rounds, one torch thread: without a cache (the tower runs over
+every image), with an empty cache (it runs and writes the features) and with that filled cache
+(it reads them). Prints the median seconds of each and the ratio to the start without a cache,
+and checks the features read back equal those computed. Writes
+``benchmarks/out/feature_cache.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from _common import collect_ui, print_table, torch_threads, write_json
+
+WAYS = ("no cache", "cache written", "cache read")
+
+
+def main() -> None:
+    import torch
+
+    from agent_sdk.train import TrainConfig, Trainer
+    from perception.zoo import model_or_default
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default=None, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--data", action="append", help="data folders (default: collect some)")
+    parser.add_argument("--episodes", type=int, default=20, help="per GUI task, without --data")
+    parser.add_argument("--repeats", type=int, default=2)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, torch_threads(1):
+        data = args.data or [str(collect_ui(Path(tmp) / "ui", args.episodes, held_out=False))]
+        base = TrainConfig(data=tuple(data), init=str(model_or_default(args.model)),
+                           freeze_tower=True, eval_episodes=0, batch_size=16)  # fmt: skip
+        seconds: dict[str, list[float]] = {way: [] for way in WAYS}
+        examples, same = 0, True
+        for r in range(args.repeats):
+            cache = Path(tmp) / f"cache-{r}"
+            features = {}
+            for way in WAYS:
+                config = base if way == "no cache" else TrainConfig(
+                    **{**base.__dict__, "feature_cache": str(cache)})  # fmt: skip
+                start = time.perf_counter()
+                trainer = Trainer(config, Path(tmp) / f"run-{r}-{way.replace(' ', '-')}")
+                seconds[way].append(time.perf_counter() - start)
+                features[way], examples = trainer.features, len(trainer.data)
+            same &= all(torch.equal(features["no cache"], f) for f in features.values())
+    medians = {way: statistics.median(s) for way, s in seconds.items()}
+    print_table(
+        ["start", "seconds (median)", "x no cache"],
+        [[way, f"{medians[way]:.1f}", f"{medians['no cache'] / medians[way]:.2f}"] for way in WAYS],
+        title=f"Trainer start, --freeze-tower, {examples} examples, 1 thread "
+        f"({args.repeats} rounds); features read back equal: {same}",
+    )
+    path = write_json("feature_cache", {"examples": examples, "seconds": seconds,
+                                        "median_s": medians, "features_equal": same})  # fmt: skip
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
