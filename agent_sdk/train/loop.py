@@ -519,7 +519,7 @@ class Trainer:
         cache = FeatureCache(self.config.feature_cache)
         fingerprint = tower_fingerprint(tower, self._image_size(), self.mean, self.std)
         parts = []
-        for folder, start, end in self.rows:
+        for folder, start, end in (row for row in self.rows if row[2] > row[1]):
             data_hash = self.manifests[folder]
             features = cache.load(data_hash, fingerprint, end - start)
             if features is not None:

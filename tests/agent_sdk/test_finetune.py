@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 from typer.testing import CliRunner
 
 from agent_sdk.cli import app
-from agent_sdk.collect import read_examples, read_manifest
+from agent_sdk.collect import CollectConfig, collect, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
 from agent_sdk.train import NUMBERS, TrainConfig, Trainer, loop, train
 from agent_sdk.train.model import (
@@ -282,8 +282,12 @@ def test_feature_cache_reads_back_what_this_tower_computed(
                         lambda self, *a: computed.append(a) or features_of(self, *a))  # fmt: skip
     again = Trainer(config, tmp_path / "b")
     assert computed == [] and torch.equal(again.features, first.features)
-    prefix = Trainer(dataclasses.replace(config, max_examples=5), tmp_path / "c")
-    assert computed == [] and torch.equal(prefix.features, first.features[:5])
+    more = collect(CollectConfig(env_ids=("agent_sdk/ui-click-button-v0",), episodes=1),
+                   tmp_path / "more")  # fmt: skip
+    prefix = dataclasses.replace(config, data=(str(data), str(tmp_path / "more")), max_examples=5)
+    trainer = Trainer(prefix, tmp_path / "c")  # the second folder's examples all cut off
+    assert more["examples"] and trainer.rows[1][1:] == (5, 5) and computed == []
+    assert torch.equal(trainer.features, first.features[:5])
     other = save_tiny_checkpoint(tmp_path / "other", layout="hf", image_size=128, seed=4)
     Trainer(dataclasses.replace(config, init=str(other)), tmp_path / "d")  # another tower
     assert computed == [(0, len(first.data))] and len(list(cache.iterdir())) == 2
