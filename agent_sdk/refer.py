@@ -74,9 +74,11 @@ def referring_questions(
     elements: Sequence[Element], width: int, height: int, count: int, rng: np.random.Generator
 ) -> list[tuple[str, Click]]:
     """Up to ``count`` (instruction, click) pairs about distinct elements of a ``width x
-    height`` screen that a name picks out alone (`named_alone`), drawn by ``rng``; each click
-    at its element's centre, clipped to the screen."""
-    named = [(e, text) for e in named_alone(elements) if (text := instruction(e, rng))]
+    height`` screen that a name picks out alone (`named_alone`) and a click reaches (not
+    ``covered``), drawn by ``rng``; each click at its element's centre, clipped to the
+    screen."""
+    named = [(e, text) for e in named_alone(elements)
+             if not e.covered and (text := instruction(e, rng))]  # fmt: skip
     picked = rng.permutation(len(named))[:count]
     out = []
     for i in picked:

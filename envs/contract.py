@@ -36,6 +36,7 @@ class Element:
     h: float
     role: str  # button, checkbox, field, text, link, list item, option, a shape's kind, ...
     text: str = ""
+    covered: bool = False  # a click at its centre would not reach it (a modal or popup above)
 
     @property
     def center(self) -> tuple[float, float]:

@@ -8,6 +8,7 @@ each image token), tests and tools as ground truth; the agent never sees them.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 from envs.contract import Element
@@ -21,14 +22,24 @@ from envs.ui.widgets.tabs import TabBar
 
 
 def scene_elements(scene: Scene) -> list[Element]:
-    """The visible elements of ``scene``, bottom to top (widgets, the modal, open popups)."""
+    """The visible elements of ``scene``, bottom to top (widgets, the modal, open popups);
+    ``covered`` where a click at the centre would not reach the element: everything under an
+    open modal dialog, and whatever an open popup above is drawn over."""
     layers = [*scene.widgets, *([scene.modal] if scene.modal else []), *scene.popups]
     seen: set[int] = set()
     out: list[Element] = []
     for widget in layers:
-        if widget.visible and id(widget) not in seen:
-            seen.add(id(widget))
-            out += _describe(widget, scene.style)
+        if not widget.visible or id(widget) in seen:
+            continue
+        seen.add(id(widget))
+        popup = widget in scene.popups
+        above = scene.popups[scene.popups.index(widget) + 1 :] if popup else scene.popups
+        under_modal = scene.modal is not None and widget is not scene.modal and not popup
+        for element in _describe(widget, scene.style):
+            cx, cy = map(int, element.center)
+            if under_modal or any(p.hit(cx, cy) for p in above):
+                element = dataclasses.replace(element, covered=True)
+            out.append(element)
     return out
 
 

@@ -43,6 +43,9 @@ def test_only_elements_a_name_picks_out_alone_are_asked_about() -> None:
     assert instruction(_el("circle", "red"), rng) in (
         "Click the red circle.", "Find the red circle and click it.", "Select the red circle.",
     )  # fmt: skip
+    under_a_dialog = Element(200, 10, 20, 10, "button", "Quit", covered=True)
+    assert under_a_dialog in named_alone([under_a_dialog])  # it is named alone, but no
+    assert referring_questions([under_a_dialog], 320, 240, 3, rng) == []  # click reaches it
     apart = [_el(e.role, e.text, x=30.0 * i, y=20.0 * i) for i, e in enumerate(screen)]
     asked = referring_questions(apart, 320, 240, 10, np.random.default_rng(1))
     assert len(asked) == 4 and len({text for text, _ in asked}) == 4

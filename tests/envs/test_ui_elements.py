@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import gymnasium as gym
 import pytest
 from gymnasium.error import ResetNeeded
@@ -53,6 +55,30 @@ def test_open_menus_and_dialogs_are_listed_on_top() -> None:
     env.reset(seed=0)
     roles = [e.role for e in scene_elements(env.unwrapped.task.scene)]
     assert "title" in roles and "close" in roles and "button" in roles
+
+
+def test_what_a_modal_or_an_open_popup_keeps_from_clicks_is_covered() -> None:
+    env = gym.make("agent_sdk/ui-click-dialog-v0")
+    env.reset(seed=0)
+    scene = env.unwrapped.task.scene
+    elements = env.unwrapped.elements()
+    modal, scene.modal = scene.modal, None
+    below = scene_elements(scene)  # the window under the dialog, listed first
+    scene.modal = modal
+    assert below and [dataclasses.replace(e, covered=False) for e in elements[: len(below)]] == below
+    assert all(e.covered for e in elements[: len(below)])
+    assert elements[len(below) :] and not any(e.covered for e in elements[len(below) :])
+    assert all(scene.widget_at(*map(int, e.center)) is modal for e in elements[len(below) :])
+    env = gym.make("agent_sdk/ui-choose-dropdown-v0")
+    env.reset(seed=1)
+    env.step(env.unwrapped.oracle().to_json())  # opens the dropdown's option list
+    scene = env.unwrapped.task.scene
+    assert scene.popups
+    elements = env.unwrapped.elements()
+    for e in elements:  # the options are the popup; what it is drawn over is covered
+        under_popup = any(p.hit(*map(int, e.center)) for p in scene.popups)
+        assert e.covered == (under_popup and e.role != "option"), e
+    assert any(e.covered for e in elements)
 
 
 def test_words_are_lower_case_role_and_text() -> None:
