@@ -65,7 +65,9 @@ def test_what_a_modal_or_an_open_popup_keeps_from_clicks_is_covered() -> None:
     modal, scene.modal = scene.modal, None
     below = scene_elements(scene)  # the window under the dialog, listed first
     scene.modal = modal
-    assert below and [dataclasses.replace(e, covered=False) for e in elements[: len(below)]] == below
+    assert (
+        below and [dataclasses.replace(e, covered=False) for e in elements[: len(below)]] == below
+    )
     assert all(e.covered for e in elements[: len(below)])
     assert elements[len(below) :] and not any(e.covered for e in elements[len(below) :])
     assert all(scene.widget_at(*map(int, e.center)) is modal for e in elements[len(below) :])
