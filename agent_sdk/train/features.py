@@ -1,7 +1,7 @@
 """A frozen vision tower's features per data folder, kept on disk (`TrainConfig.feature_cache`).
 
 With ``--freeze-tower`` a run's start is mostly the tower over every image (on two CPU cores,
-about 10 minutes for 60,000 examples at 320 px); the features depend only on the data folder
+about 9 minutes for 63,000 examples at 320 px); the features depend only on the data folder
 (its manifest hash), the tower's weights and the preprocessing, so a resume, or another run
 from the same ``--init`` on the same data, reads them back instead.
 """

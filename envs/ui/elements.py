@@ -26,14 +26,15 @@ def scene_elements(scene: Scene) -> list[Element]:
     ``covered`` where a click at the centre would not reach the element: everything under an
     open modal dialog, and whatever an open popup above is drawn over."""
     layers = [*scene.widgets, *([scene.modal] if scene.modal else []), *scene.popups]
+    popups = [id(p) for p in scene.popups]  # by identity: widgets compare by value
     seen: set[int] = set()
     out: list[Element] = []
     for widget in layers:
         if not widget.visible or id(widget) in seen:
             continue
         seen.add(id(widget))
-        popup = widget in scene.popups
-        above = scene.popups[scene.popups.index(widget) + 1 :] if popup else scene.popups
+        popup = id(widget) in popups
+        above = scene.popups[popups.index(id(widget)) + 1 :] if popup else scene.popups
         under_modal = scene.modal is not None and widget is not scene.modal and not popup
         for element in _describe(widget, scene.style):
             cx, cy = map(int, element.center)
