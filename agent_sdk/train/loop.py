@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import itertools
 import json
 import logging
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import torch
@@ -318,6 +319,16 @@ def _describe(model_key: dict[str, Any]) -> str:
     return f"{model_key['init']} ({how})"
 
 
+class FolderRows(NamedTuple):
+    """A data folder's examples in the data: ``start:end``; not ``whole`` when ``max_examples``
+    cut it short."""
+
+    folder: str
+    start: int
+    end: int
+    whole: bool
+
+
 class Trainer:
     """Builds the model, tokenizer, data and optimizer of a config, runs steps, saves, resumes."""
 
@@ -339,7 +350,8 @@ class Trainer:
         examples = list(self._examples(images=False))
         if not examples:
             raise ConfigError(f"no examples in {', '.join(config.data)}")
-        self.manifests = {d: read_manifest(d)["hash"] for d in self._folders()}
+        manifests = {d: read_manifest(d) for d in self.folders}
+        self.manifests = {d: m["hash"] for d, m in manifests.items()}
         self.record: dict[str, Any] = {k: [] for k in RECORD_CURVES}
         self.label_window: list[tuple[float, ...]] = []  # labels' accuracy, loss (places' loss)
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
@@ -359,7 +371,7 @@ class Trainer:
                                   self.model.config.image_token_id, image_size, tokens,
                                   self.mean, ground=self._grounds(),
                                   threads=config.data_threads)  # fmt: skip
-        self.rows = self._folder_rows()
+        self.rows = self._folder_rows({d: m["examples"] for d, m in manifests.items()})
         self.pool = self._sampling_pool()
         if config.init is None and payload is None:
             self._calibrate()
@@ -394,26 +406,31 @@ class Trainer:
         )  # fmt: skip
 
     # -- building ---------------------------------------------------------------------------------
-    def _folders(self) -> list[str]:
-        """The config's data folders, each once (in the order first named)."""
+    @functools.cached_property
+    def folders(self) -> dict[str, int]:
+        """The config's data folders, each once (as first named, in that order), with how many
+        times each is named (the same folder by another path too)."""
         first: dict[str, str] = {}
+        named: Counter[str] = Counter()
         for folder in self.config.data:
-            first.setdefault(str(Path(folder).resolve()), folder)
-        return list(first.values())
+            key = str(Path(folder).resolve())
+            first.setdefault(key, folder)
+            named[key] += 1
+        return {folder: named[key] for key, folder in first.items()}
 
     def _examples(self, images: bool) -> Iterator[Example]:
         """The config's examples (the first ``max_examples``), with or without their images:
         each folder's once, however often it is named."""
-        examples = read_examples(self._folders(), images=images,
+        examples = read_examples(list(self.folders), images=images,
                                  threads=self.config.data_threads)  # fmt: skip
         return itertools.islice(examples, self.config.max_examples)
 
-    def _folder_rows(self) -> list[tuple[str, int, int]]:
-        """Each folder (`_folders`) with the range of its examples in the data."""
+    def _folder_rows(self, sizes: dict[str, int]) -> list[FolderRows]:
+        """Each folder's range in the data, from the examples it holds (``sizes``)."""
         rows, start = [], 0
-        for folder in self._folders():
-            end = min(start + read_manifest(folder)["examples"], len(self.data))
-            rows.append((folder, start, end))
+        for folder, size in sizes.items():
+            end = min(start + size, len(self.data))
+            rows.append(FolderRows(folder, start, end, end - start == size))
             start = end
         return rows
 
@@ -421,11 +438,8 @@ class Trainer:
         """What an epoch draws from: each example's index once per time its folder is named in
         ``data`` (a folder named n times gets n shares of the batches; its examples stay in
         memory once). ``arange`` when no folder is named twice."""
-        named = Counter(str(Path(d).resolve()) for d in self.config.data)
-        return torch.cat([
-            torch.arange(start, end).repeat(named[str(Path(folder).resolve())])
-            for folder, start, end in self.rows
-        ])  # fmt: skip
+        return torch.cat([torch.arange(r.start, r.end).repeat(self.folders[r.folder])
+                          for r in self.rows])  # fmt: skip
 
     def _model(
         self, examples: Sequence[Example], payload: dict[str, Any] | None
@@ -519,14 +533,14 @@ class Trainer:
         cache = FeatureCache(self.config.feature_cache)
         fingerprint = tower_fingerprint(tower, self._image_size(), self.mean, self.std)
         parts = []
-        for folder, start, end in (row for row in self.rows if row[2] > row[1]):
-            data_hash = self.manifests[folder]
-            features = cache.load(data_hash, fingerprint, end - start)
+        for row in (r for r in self.rows if r.end > r.start):
+            data_hash = self.manifests[row.folder]
+            features = cache.load(data_hash, fingerprint, row.end - row.start)
             if features is not None:
-                log.info("tower features of %s read from %s", folder, cache.folder)
+                log.info("tower features of %s read from %s", row.folder, cache.folder)
             else:
-                features = self._features_of(start, end)
-                if end - start == read_manifest(folder)["examples"]:
+                features = self._features_of(row.start, row.end)
+                if row.whole:
                     cache.save(data_hash, fingerprint, features)
             parts.append(features)
         return torch.cat(parts)

@@ -286,7 +286,7 @@ def test_feature_cache_reads_back_what_this_tower_computed(
                    tmp_path / "more")  # fmt: skip
     prefix = dataclasses.replace(config, data=(str(data), str(tmp_path / "more")), max_examples=5)
     trainer = Trainer(prefix, tmp_path / "c")  # the second folder's examples all cut off
-    assert more["examples"] and trainer.rows[1][1:] == (5, 5) and computed == []
+    assert more["examples"] and trainer.rows[1][1:] == (5, 5, False) and computed == []
     assert torch.equal(trainer.features, first.features[:5])
     other = save_tiny_checkpoint(tmp_path / "other", layout="hf", image_size=128, seed=4)
     Trainer(dataclasses.replace(config, init=str(other)), tmp_path / "d")  # another tower
