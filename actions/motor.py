@@ -112,6 +112,25 @@ def back_project(
     return pose[:3, :3] @ cam + pose[:3, 3]
 
 
+def ray_at_height(
+    point: tuple[float, float], camera: CameraInfo, image_size: tuple[int, int], height: float
+) -> np.ndarray:
+    """The world point (metres) at world ``z == height`` on the ray through a normalised image
+    ``point`` (``image_size`` is ``(width, height)``): where something at that height would be
+    seen, whatever the depth camera reads there. Raises :class:`GroundingError` when the ray
+    never reaches that height in front of the camera."""
+    width, rows = image_size
+    ray = np.linalg.solve(camera.intrinsics, np.array([point[0] * width, point[1] * rows, 1.0]))
+    pose = camera.extrinsics
+    origin, direction = pose[:3, 3], pose[:3, :3] @ ray
+    if abs(direction[2]) < 1e-9 or (height - origin[2]) / direction[2] <= 0:
+        raise GroundingError(
+            f"the ray through ({point[0]:.3f}, {point[1]:.3f}) never reaches height "
+            f"{height:.3f} m in front of the camera"
+        )
+    return origin + direction * (height - origin[2]) / direction[2]
+
+
 def project(
     world: np.ndarray, camera: CameraInfo, image_size: tuple[int, int]
 ) -> tuple[float, float]:
@@ -228,7 +247,17 @@ class MotorConfig(BaseModel):
     )
     push_speed: float = Field(0.5, gt=0.0, le=1.0, description="largest command while pushing")
     max_steps: int = Field(200, ge=1, description="steps one action may take before a timeout")
+    stall_steps: int = Field(
+        3, ge=1, description="a descent or push that gains under stall_distance in this many "
+        "steps has met something (the table, the object): that stage ends there",
+    )
+    stall_distance: float = Field(0.002, ge=0.0, description="see stall_steps (metres)")
     depth_window: int = Field(2, ge=0, description="pixels around a point for the depth median")
+    occlusion_margin: float = Field(
+        0.02, ge=0.0, description="a push's point read this far above its height at the last "
+        "look (its end: above its start) is the arm in front of it: the point is placed where "
+        "its ray meets that height",
+    )
 
 
 @dataclass(frozen=True)
@@ -243,6 +272,7 @@ class _Phase:
     steps: int = 0
     check_grip: bool = False  # at the end of this stage, refuse an empty grasp
     max_step: float | None = None  # a slower limit than the config's (pushing)
+    until_contact: bool = False  # the stage also ends when the gripper stalls (it met something)
 
 
 class MotorLayer:
@@ -264,7 +294,9 @@ class MotorLayer:
     table to its end point: given ``ee_pos``, straight up to ``hover_height`` first when the
     gripper is lower (so it crosses over the object), then above the push's start
     (``push_backoff`` behind the object, away from the end), down to the push height, and
-    straight on at ``push_speed`` until ``push_backoff`` short of the end point; a push
+    straight on at ``push_speed`` until ``push_backoff`` short of the end point; a descent or a
+    push that stalls (no nearer its goal by ``stall_distance`` in ``stall_steps`` steps: the
+    gripper met the table or the object) ends there and the plan goes on; a push
     re-planned with the gripper already lined up behind the object goes straight on. The
     gripper command persists: after a pick every command keeps squeezing (-1) until a place
     opens it (+1). Calling ``set_target`` again (after new perception) re-plans from wherever
@@ -280,6 +312,9 @@ class MotorLayer:
         self._grip = 0.0  # the gripper command that persists between stages
         self._phase_steps = 0
         self._action_steps = 0
+        # the current stage's last distances to its goal, one per step
+        self._distances: deque[float] = deque(maxlen=self.config.stall_steps + 1)
+        self._push_heights: tuple[float, float] | None = None  # a push's start and end z
         self.status: Status = "idle"
 
     @property
@@ -300,6 +335,7 @@ class MotorLayer:
     def clear(self) -> None:
         """Drop whatever is left of the plan; the gripper command persists."""
         self._phases.clear()
+        self._push_heights = None
         self.status = "idle"
 
     def ground(self, target: PointTarget | Drag, observation: Observation) -> np.ndarray:
@@ -332,17 +368,42 @@ class MotorLayer:
             elif isinstance(action, PointTarget):
                 phases.extend(self._plan_point(action, self.ground(action, observation), i))
             elif isinstance(action, Drag):
-                end = PointTarget(x=action.to_x, y=action.to_y)
-                start = self.ground(action, observation)
-                phases.extend(self._plan_push(start, self.ground(end, observation), i, ee_pos))
+                start, end = self._ground_push(action, observation)
+                phases.extend(self._plan_push(start, end, i, ee_pos))
             else:
                 raise ActionError(
                     f"{action.type} is not a motor action; the motor layer takes ee_delta and "
                     "point_target (the agent handles wait, done and fail)"
                 )
+        if not any(isinstance(action, Drag) for action in chunk):
+            self._push_heights = None
         self._phases = deque(phases)
         self._phase_steps = self._action_steps = 0
+        self._distances.clear()
         self.status = "running" if phases else "idle"
+
+    def _ground_push(self, drag: Drag, observation: Observation) -> tuple[np.ndarray, np.ndarray]:
+        """A drag's start and end as world points. A pushed object keeps its height, and so does
+        the surface it goes to, but the arm pushing it often stands between the camera and
+        them: a reading over ``occlusion_margin`` above the height seen at the last look (the
+        end at the first look: above the start) is the arm, and the point is placed where its
+        ray meets that height instead."""
+        start = self._ground_under(drag, observation, self._push_heights and self._push_heights[0])
+        end_at = PointTarget(x=drag.to_x, y=drag.to_y)
+        end_cap = start[2] if self._push_heights is None else self._push_heights[1]
+        end = self._ground_under(end_at, observation, end_cap)
+        self._push_heights = (float(start[2]), float(end[2]))
+        return start, end
+
+    def _ground_under(
+        self, target: PointTarget | Drag, observation: Observation, ceiling: float | None
+    ) -> np.ndarray:
+        surface = self.ground(target, observation)
+        if ceiling is None or surface[2] <= ceiling + self.config.occlusion_margin:
+            return surface
+        assert observation.camera is not None and observation.depth is not None  # ground() did
+        rows, width = observation.depth.shape[:2]
+        return ray_at_height(target.point, observation.camera, (width, rows), ceiling)
 
     def _plan_point(self, target: PointTarget, surface: np.ndarray, i: int) -> list[_Phase]:
         cfg = self.config
@@ -352,14 +413,14 @@ class MotorLayer:
             at = surface + cfg.grasp_offset * _UP
             return [
                 _Phase("approach", i, 1.0, goal=at + cfg.hover_height * _UP),
-                _Phase("descend", i, 1.0, goal=at),
+                _Phase("descend", i, 1.0, goal=at, until_contact=True),
                 _Phase("grasp", i, -1.0, steps=cfg.close_steps, check_grip=True),
                 _Phase("lift", i, -1.0, goal=at + cfg.lift_height * _UP),
             ]
         at = surface + cfg.place_offset * _UP
         return [
             _Phase("approach", i, goal=at + cfg.hover_height * _UP),
-            _Phase("descend", i, goal=at),
+            _Phase("descend", i, goal=at, until_contact=True),
             _Phase("release", i, 1.0, steps=cfg.open_steps),
             _Phase("retreat", i, 1.0, goal=at + cfg.lift_height * _UP),
         ]
@@ -375,7 +436,7 @@ class MotorLayer:
         z = start[2] + cfg.push_offset
         begin = np.array([*(start - cfg.push_backoff * u)[:2], z])
         push = _Phase("push", i, goal=np.array([*(end - cfg.push_backoff * u)[:2], z]),
-                      max_step=cfg.push_speed)  # fmt: skip
+                      max_step=cfg.push_speed, until_contact=True)  # fmt: skip
         if ee_pos is not None:
             rel = np.asarray(ee_pos, dtype=np.float64) - begin
             along = float(rel @ u)
@@ -390,7 +451,7 @@ class MotorLayer:
         return [
             *rise,
             _Phase("approach", i, goal=begin + cfg.hover_height * _UP),
-            _Phase("descend", i, goal=begin),
+            _Phase("descend", i, goal=begin, until_contact=True),
             push,
         ]
 
@@ -415,7 +476,7 @@ class MotorLayer:
                 return clip_ee_delta(ph.delta, -cfg.max_step, cfg.max_step)
             if ph.goal is not None:
                 error = ph.goal - pos
-                if np.linalg.norm(error) > cfg.tolerance:
+                if np.linalg.norm(error) > cfg.tolerance and not self._stalled(ph, error):
                     self._action_steps += 1
                     return self._move(error, ph.max_step or cfg.max_step)
             elif self._phase_steps < ph.steps:
@@ -440,9 +501,24 @@ class MotorLayer:
         dx, dy, dz = (float(v) for v in step)
         return EEDelta(dx=dx, dy=dy, dz=dz, gripper=self._grip)
 
+    def _stalled(self, phase: _Phase, error: np.ndarray) -> bool:
+        """Whether a stage that may end on contact has come no nearer its goal in the last
+        ``stall_steps`` steps (by under ``stall_distance``): the gripper met something."""
+        if not phase.until_contact:
+            return False
+        distances = self._distances
+        distances.append(float(np.linalg.norm(error)))
+        if len(distances) < (distances.maxlen or 0) or distances[0] - distances[-1] >= (
+            self.config.stall_distance
+        ):
+            return False
+        logger.debug("stage %s met something %.3f m from its goal", phase.name, distances[-1])
+        return True
+
     def _advance(self) -> None:
         done = self._phases.popleft()
         self._phase_steps = 0
+        self._distances.clear()
         if not self._phases:
             self.status = "done"
         elif self._phases[0].action != done.action:

@@ -21,6 +21,7 @@ from actions.motor import (
     parse_chunk,
     pinhole_intrinsics,
     project,
+    ray_at_height,
 )
 from actions.parse import parse_action
 from actions.schema import CameraInfo, Click, Drag, EEDelta, Observation, PointTarget, Wait
@@ -388,6 +389,78 @@ def test_drag_pushes_the_object_along_the_table() -> None:
     # a drag that ends where it starts is nothing to do
     layer.set_target(push_drag(scene, tuple(scene.block[:2])), scene.observation(), scene.ee)
     assert layer.done and layer.status == "idle"
+
+
+def test_a_descent_into_the_table_ends_on_contact_and_the_push_goes_on() -> None:
+    # the drag starts on the table beside the cube (a model's point that misses its top face):
+    # the push height, push_offset under the surface seen there, lies under the table
+    scene = Scene(block_xy=(-0.1, 0.0))
+    scene.ee = np.array([-0.2, 0.0, 0.2])
+    x, y = project(np.array([-0.1 - BLOCK / 2 - 0.01, 0.0, 0.0]), scene.cam, scene.size)
+    to_x, to_y = project(np.array([0.1, 0.0, 0.0]), scene.cam, scene.size)
+    config = MotorConfig(max_steps=100)
+    layer = MotorLayer(config)
+    layer.set_target(Drag(x=x, y=y, to_x=to_x, to_y=to_y), scene.observation(), scene.ee)
+    steps = scene.run(layer)
+    assert layer.status == "done" and steps < config.max_steps
+    phases = [p for p, _, _ in scene.log]
+    assert list(dict.fromkeys(phases)) == ["approach", "descend", "push", None]
+    assert scene.block[0] > 0.0  # pushed most of the way (the end less the backoff)
+    # a stage that cannot end on contact still times out (`test_unreachable_goal_times_out`)
+    layer = MotorLayer(MotorConfig(max_steps=100, stall_steps=200))
+    scene = Scene(block_xy=(-0.1, 0.0))
+    scene.ee = np.array([-0.2, 0.0, 0.2])
+    layer.set_target(Drag(x=x, y=y, to_x=to_x, to_y=to_y), scene.observation(), scene.ee)
+    scene.run(layer)
+    assert layer.status == "timeout"
+
+
+def arm_over(observation: Observation, points: list[tuple[float, float]]) -> Observation:
+    """``observation`` with the arm (0.3 m above the table) in front of each point."""
+    depth = observation.depth.copy()
+    rows, width = depth.shape
+    for x, y in points:
+        px, py = int(x * width), int(y * rows)
+        depth[max(py - 4, 0) : py + 5, max(px - 4, 0) : px + 5] = CAM_HEIGHT - 0.3
+    return observation.model_copy(update={"depth": depth})
+
+
+def test_a_push_sees_past_the_arm_in_front_of_its_points() -> None:
+    scene = Scene(block_xy=(-0.1, 0.05))
+    drag = push_drag(scene, (0.12, -0.08))
+    clear = scene.observation()
+    start, end = (drag.x, drag.y), (drag.to_x, drag.to_y)
+    far = np.array([0.2, 0.2, 0.2])
+    layer = MotorLayer()
+    layer.set_target(drag, clear, far)
+    approach = layer.goal  # above the push's start, behind the cube
+    begin = approach - layer.config.hover_height * np.array([0.0, 0.0, 1.0])
+    layer.set_target(drag, clear, begin)
+    assert layer.phase == "push"
+    push_goal = layer.goal
+    # looked at again with the arm over the cube and the end: the heights of the last look hold
+    layer.set_target(drag, arm_over(clear, [start, end]), far)
+    np.testing.assert_allclose(layer.goal, approach, atol=1e-9)
+    layer.set_target(drag, arm_over(clear, [start, end]), begin)
+    np.testing.assert_allclose(layer.goal, push_goal, atol=1e-9)
+    # at a first look, an end read above the start is the arm too: it is placed at the start's
+    # height (the cube's top, 5 cm above the table the end lies on: 6 mm off seen from above)
+    first = MotorLayer()
+    first.set_target(drag, arm_over(clear, [end]), begin)
+    assert first.phase == "push" and np.linalg.norm(first.goal - push_goal) < 0.01
+    # with nothing seen before, the arm over the start is taken for the object's top
+    first.clear()
+    first.set_target(drag, arm_over(clear, [start]), far)
+    assert first.goal[2] > approach[2] + 0.2
+
+
+def test_ray_at_height_meets_the_point_that_projects_there() -> None:
+    scene = Scene()
+    world = np.array([0.07, -0.12, 0.04])
+    point = project(world, scene.cam, scene.size)
+    np.testing.assert_allclose(ray_at_height(point, scene.cam, scene.size, 0.04), world, atol=1e-9)
+    with pytest.raises(GroundingError, match="never reaches"):
+        ray_at_height(point, scene.cam, scene.size, CAM_HEIGHT + 0.5)  # above the camera
 
 
 def test_ee_delta_passes_through_clipped() -> None:
