@@ -248,13 +248,17 @@ class MotorConfig(BaseModel):
     push_speed: float = Field(0.5, gt=0.0, le=1.0, description="largest command while pushing")
     max_steps: int = Field(200, ge=1, description="steps one action may take before a timeout")
     stall_steps: int = Field(
-        3, ge=1, description="a descent or push that gains under stall_distance in this many "
+        3,
+        ge=1,
+        description="a descent or push that gains under stall_distance in this many "
         "steps has met something (the table, the object): that stage ends there",
     )
     stall_distance: float = Field(0.002, ge=0.0, description="see stall_steps (metres)")
     depth_window: int = Field(2, ge=0, description="pixels around a point for the depth median")
     occlusion_margin: float = Field(
-        0.02, ge=0.0, description="a push's point read this far above its height at the last "
+        0.02,
+        ge=0.0,
+        description="a push's point read this far above its height at the last "
         "look (its end: above its start) is the arm in front of it: the point is placed where "
         "its ray meets that height",
     )
