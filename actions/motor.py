@@ -225,7 +225,11 @@ class MotorConfig(BaseModel):
     metres_per_unit: float = Field(0.05, gt=0.0, description="metres an action of 1.0 moves")
     tolerance: float = Field(0.01, gt=0.0, description="a goal is reached within this distance")
     height_offset: float = Field(0.0, description="goal above the surface point for plain moves")
-    grasp_offset: float = Field(0.0, description="grasp point above the surface seen (pick)")
+    grasp_offset: float = Field(
+        -0.02,
+        description="grasp point above the surface seen (pick; negative: under the object's "
+        "top, so that the fingers close around it)",
+    )
     place_offset: float = Field(0.02, description="release point above the surface seen (place)")
     hover_height: float = Field(0.1, ge=0.0, description="approach from this far above the goal")
     lift_height: float = Field(0.1, ge=0.0, description="lift this far after a grasp or release")
@@ -250,8 +254,9 @@ class MotorConfig(BaseModel):
     stall_steps: int = Field(
         3,
         ge=1,
-        description="a descent or push that gains under stall_distance in this many "
-        "steps has met something (the table, the object): that stage ends there",
+        description="a descent, push or waypoint that gains under stall_distance in this "
+        "many steps has met something (the table, the object) or cannot get nearer: that "
+        "stage ends there",
     )
     stall_distance: float = Field(0.002, ge=0.0, description="see stall_steps (metres)")
     depth_window: int = Field(2, ge=0, description="pixels around a point for the depth median")
@@ -276,7 +281,7 @@ class _Phase:
     steps: int = 0
     check_grip: bool = False  # at the end of this stage, refuse an empty grasp
     max_step: float | None = None  # a slower limit than the config's (pushing)
-    until_contact: bool = False  # the stage also ends when the gripper stalls (it met something)
+    ends_on_stall: bool = False  # a waypoint or a contact: it also ends when the gripper stalls
 
 
 class MotorLayer:
@@ -298,9 +303,10 @@ class MotorLayer:
     table to its end point: given ``ee_pos``, straight up to ``hover_height`` first when the
     gripper is lower (so it crosses over the object), then above the push's start
     (``push_backoff`` behind the object, away from the end), down to the push height, and
-    straight on at ``push_speed`` until ``push_backoff`` short of the end point; a descent or a
-    push that stalls (no nearer its goal by ``stall_distance`` in ``stall_steps`` steps: the
-    gripper met the table or the object) ends there and the plan goes on; a push
+    straight on at ``push_speed`` until ``push_backoff`` short of the end point. A descent, a
+    push or a waypoint above the goal that stalls (no nearer its goal by ``stall_distance`` in
+    ``stall_steps`` steps: the gripper met the table or the object, or cannot reach so high)
+    ends there and the plan goes on; a push
     re-planned with the gripper already lined up behind the object goes straight on. The
     gripper command persists: after a pick every command keeps squeezing (-1) until a place
     opens it (+1). Calling ``set_target`` again (after new perception) re-plans from wherever
@@ -416,15 +422,15 @@ class MotorLayer:
         if target.gripper == "close":
             at = surface + cfg.grasp_offset * _UP
             return [
-                _Phase("approach", i, 1.0, goal=at + cfg.hover_height * _UP),
-                _Phase("descend", i, 1.0, goal=at, until_contact=True),
+                _Phase("approach", i, 1.0, goal=at + cfg.hover_height * _UP, ends_on_stall=True),
+                _Phase("descend", i, 1.0, goal=at, ends_on_stall=True),
                 _Phase("grasp", i, -1.0, steps=cfg.close_steps, check_grip=True),
                 _Phase("lift", i, -1.0, goal=at + cfg.lift_height * _UP),
             ]
         at = surface + cfg.place_offset * _UP
         return [
-            _Phase("approach", i, goal=at + cfg.hover_height * _UP),
-            _Phase("descend", i, goal=at, until_contact=True),
+            _Phase("approach", i, goal=at + cfg.hover_height * _UP, ends_on_stall=True),
+            _Phase("descend", i, goal=at, ends_on_stall=True),
             _Phase("release", i, 1.0, steps=cfg.open_steps),
             _Phase("retreat", i, 1.0, goal=at + cfg.lift_height * _UP),
         ]
@@ -440,7 +446,7 @@ class MotorLayer:
         z = start[2] + cfg.push_offset
         begin = np.array([*(start - cfg.push_backoff * u)[:2], z])
         push = _Phase("push", i, goal=np.array([*(end - cfg.push_backoff * u)[:2], z]),
-                      max_step=cfg.push_speed, until_contact=True)  # fmt: skip
+                      max_step=cfg.push_speed, ends_on_stall=True)  # fmt: skip
         if ee_pos is not None:
             rel = np.asarray(ee_pos, dtype=np.float64) - begin
             along = float(rel @ u)
@@ -451,11 +457,12 @@ class MotorLayer:
         rise = []
         if ee_pos is not None and ee_pos[2] < begin[2] + cfg.hover_height - cfg.tolerance:
             above = np.array([ee_pos[0], ee_pos[1], begin[2] + cfg.hover_height])
-            rise = [_Phase("rise", i, goal=above)]  # clear the object before crossing over it
+            # clear the object before crossing over it
+            rise = [_Phase("rise", i, goal=above, ends_on_stall=True)]
         return [
             *rise,
-            _Phase("approach", i, goal=begin + cfg.hover_height * _UP),
-            _Phase("descend", i, goal=begin, until_contact=True),
+            _Phase("approach", i, goal=begin + cfg.hover_height * _UP, ends_on_stall=True),
+            _Phase("descend", i, goal=begin, ends_on_stall=True),
             push,
         ]
 
@@ -508,7 +515,7 @@ class MotorLayer:
     def _stalled(self, phase: _Phase, error: np.ndarray) -> bool:
         """Whether a stage that may end on contact has come no nearer its goal in the last
         ``stall_steps`` steps (by under ``stall_distance``): the gripper met something."""
-        if not phase.until_contact:
+        if not phase.ends_on_stall:
             return False
         distances = self._distances
         distances.append(float(np.linalg.norm(error)))

@@ -415,6 +415,24 @@ def test_a_descent_into_the_table_ends_on_contact_and_the_push_goes_on() -> None
     assert layer.status == "timeout"
 
 
+def test_a_waypoint_out_of_reach_is_passed_over() -> None:
+    # the arm cannot rise above 6 cm, so the approach 10 cm above the place is out of reach
+    scene = Scene()
+    scene.ee = np.array([0.1, 0.1, 0.05])
+    layer = MotorLayer(MotorConfig(max_steps=60))
+    layer.set_target(scene.target([0.0, 0.0, 0.0], "open"), scene.observation())
+    for _ in range(100):
+        if layer.done:
+            break
+        scene.log.append((layer.phase, None, scene.ee.copy()))
+        scene.step(layer.command(scene.ee, scene.opening), 0.05)
+        scene.ee[2] = min(scene.ee[2], 0.06)
+    phases = list(dict.fromkeys(p for p, _, _ in scene.log))
+    assert phases[:3] == ["approach", "descend", "release"]
+    at = np.array([0.0, 0.0, layer.config.place_offset])
+    assert min(np.linalg.norm(ee - at) for p, _, ee in scene.log if p == "release") < 0.01
+
+
 def arm_over(observation: Observation, points: list[tuple[float, float]]) -> Observation:
     """``observation`` with the arm (0.3 m above the table) in front of each point."""
     depth = observation.depth.copy()
