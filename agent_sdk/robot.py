@@ -108,7 +108,7 @@ class RobotEnvironment(GymEnvironment):
             self.motor.clear()
             self._in_flight = ()
             return super().act(chunk[0])  # wait, done, fail: one step, as the env defines it
-        if self.motor.done or not self._continues(chunk):
+        if self.motor.done or not (self._continues(chunk) or self._lifting(chunk)):
             try:
                 self.motor.set_target(chunk, self.observe(), self._state()[:3])
             except GroundingError as err:
@@ -126,6 +126,16 @@ class RobotEnvironment(GymEnvironment):
                     for p, q in zip(action_points(new), action_points(old), strict=True))
             for new, old in zip(chunk, self._in_flight, strict=True)
         )  # fmt: skip
+
+    def _lifting(self, chunk: Sequence[ActionBase]) -> bool:
+        """Whether ``chunk`` asks for a pick while the plan in flight lifts what it has just
+        picked: starting over would open the fingers and drop it."""
+        return (
+            self.motor.phase == "lift"
+            and len(chunk) == 1
+            and isinstance(chunk[0], PointTarget)
+            and chunk[0].gripper == "close"
+        )
 
     def _run_motor(self) -> StepResult:
         reward, result, steps = 0.0, None, 0

@@ -19,6 +19,7 @@ GAIN = 0.6
 HOVER = 0.06  # metres above the block's centre while the gripper travels
 OPEN_WIDTH = 0.08  # finger opening (m) that clears the 5 cm block
 HELD_WIDTH = (0.03, 0.065)  # finger opening (m) of a closed grip around the block
+HELD_OFFSET = 0.03  # the block centre may lie this far (m) from the grip site across the table
 PUSH_BACKOFF = 0.055  # metres behind the block's centre where a push starts
 PUSH_SPEED = 0.5  # cap on the push command (2.5 cm per step) so the block stays in front
 
@@ -49,7 +50,7 @@ def holding(state: FetchState) -> bool:
     assert state.block is not None
     rel = state.block - state.grip
     xy_off = float(np.linalg.norm(rel[:2]))
-    return HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1] and xy_off < 0.02 and abs(rel[2]) < 0.025
+    return HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1] and xy_off < HELD_OFFSET and abs(rel[2]) < 0.025
 
 
 def pick_and_place(state: FetchState) -> EEDelta:

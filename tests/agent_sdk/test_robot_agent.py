@@ -183,6 +183,38 @@ def test_the_point_oracle_pushes_through_the_motor_layer() -> None:
     assert sum(results) >= 2, results  # 27 / 30 at 320 px: `agent-sdk eval --policy point-oracle`
 
 
+def test_a_pick_asked_again_while_it_lifts_goes_on() -> None:
+    pnp = gym.make("agent_sdk/robot-pick-and-place-v0", width=SIZE, height=SIZE)
+    environment = RobotEnvironment(pnp, perceive_every=1)
+    environment.reset(seed=2)
+    pick = pnp.unwrapped.point_oracle()
+    assert pick is not None and pick.gripper == "close"
+    for _ in range(60):
+        environment.act(pick)
+        if environment.motor.phase == "lift":
+            break
+    assert environment.motor.phase == "lift"
+    goal = environment.motor.goal.copy()
+    environment.act(pick.model_copy(update={"y": pick.y - 0.1}))  # the block, higher up now
+    assert environment.motor.phase == "lift"  # not a new approach that opens the fingers
+    np.testing.assert_array_equal(environment.motor.goal, goal)
+    environment.act(PointTarget(x=0.5, y=0.4, gripper="open"))  # a place re-plans
+    assert environment.motor.phase == "approach"
+    pnp.close()
+
+
+def test_the_point_oracle_picks_and_places_with_long_looks() -> None:
+    # looks 20 simulator steps apart fall after the lift: the block is held off the grip site
+    pnp = gym.make("agent_sdk/robot-pick-and-place-v0")
+    policy = OraclePolicy(pnp, points=True)
+    wins = []
+    for seed in (9001, 9002, 9003):
+        environment = RobotEnvironment(pnp, perceive_every=20)
+        wins.append(Agent(policy, max_steps=10).run_episode(environment, seed).success)
+    pnp.close()
+    assert sum(wins) >= 2, wins
+
+
 def test_cli_evaluates_the_robot_suite_with_the_oracle(tmp_path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "run"
     args = ["eval", "--suite", "robot", "--policy", "oracle", "--episodes", "2", "--out", str(out),
