@@ -50,7 +50,11 @@ def holding(state: FetchState) -> bool:
     assert state.block is not None
     rel = state.block - state.grip
     xy_off = float(np.linalg.norm(rel[:2]))
-    return HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1] and xy_off < HELD_OFFSET and abs(rel[2]) < 0.025
+    return (
+        HELD_WIDTH[0] <= state.width <= HELD_WIDTH[1]
+        and xy_off < HELD_OFFSET
+        and abs(rel[2]) < 0.025
+    )
 
 
 def pick_and_place(state: FetchState) -> EEDelta:
