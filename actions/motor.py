@@ -241,8 +241,15 @@ class MotorConfig(BaseModel):
     push_backoff: float = Field(
         0.06,
         gt=0.0,
-        description="a push starts this far behind the object's point, ends this "
-        "far short of its end point (object half-size plus clearance)",
+        description="a push starts this far behind the object's point (object half-size "
+        "plus clearance)",
+    )
+    push_contact: float = Field(
+        0.035,
+        ge=0.0,
+        description="a push ends this far short of its end point: the gripper's distance "
+        "from the object's point while it pushes (Fetch: half the block plus a finger), so "
+        "that the object's point lands on the end",
     )
     push_offset: float = Field(
         -0.025,
@@ -303,7 +310,8 @@ class MotorLayer:
     table to its end point: given ``ee_pos``, straight up to ``hover_height`` first when the
     gripper is lower (so it crosses over the object), then above the push's start
     (``push_backoff`` behind the object, away from the end), down to the push height, and
-    straight on at ``push_speed`` until ``push_backoff`` short of the end point. A descent, a
+    straight on at ``push_speed`` until ``push_contact`` short of the end point (the object's
+    point then lies on it). A descent, a
     push or a waypoint above the goal that stalls (no nearer its goal by ``stall_distance`` in
     ``stall_steps`` steps: the gripper met the table or the object, or cannot reach so high)
     ends there and the plan goes on; a push
@@ -445,7 +453,7 @@ class MotorLayer:
         u = np.array([*line / np.linalg.norm(line), 0.0])
         z = start[2] + cfg.push_offset
         begin = np.array([*(start - cfg.push_backoff * u)[:2], z])
-        push = _Phase("push", i, goal=np.array([*(end - cfg.push_backoff * u)[:2], z]),
+        push = _Phase("push", i, goal=np.array([*(end - cfg.push_contact * u)[:2], z]),
                       max_step=cfg.push_speed, ends_on_stall=True)  # fmt: skip
         if ee_pos is not None:
             rel = np.asarray(ee_pos, dtype=np.float64) - begin
