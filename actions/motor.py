@@ -311,11 +311,11 @@ class MotorLayer:
     gripper is lower (so it crosses over the object), then above the push's start
     (``push_backoff`` behind the object, away from the end), down to the push height, and
     straight on at ``push_speed`` until ``push_contact`` short of the end point (the object's
-    point then lies on it). A descent, a
-    push or a waypoint above the goal that stalls (no nearer its goal by ``stall_distance`` in
-    ``stall_steps`` steps: the gripper met the table or the object, or cannot reach so high)
-    ends there and the plan goes on; a push
-    re-planned with the gripper already lined up behind the object goes straight on. The
+    point then lies on it). A descent, a push or a waypoint above the goal that stalls (no
+    nearer its goal by ``stall_distance`` in ``stall_steps`` steps: the gripper met the table
+    or the object, or cannot reach so high) ends there and the plan goes on; a push's points
+    read through the arm are placed at the heights of its last look (``occlusion_margin``); a
+    push re-planned with the gripper already lined up behind the object goes straight on. The
     gripper command persists: after a pick every command keeps squeezing (-1) until a place
     opens it (+1). Calling ``set_target`` again (after new perception) re-plans from wherever
     the gripper is; :meth:`clear` stops. :attr:`status` ends
@@ -521,8 +521,9 @@ class MotorLayer:
         return EEDelta(dx=dx, dy=dy, dz=dz, gripper=self._grip)
 
     def _stalled(self, phase: _Phase, error: np.ndarray) -> bool:
-        """Whether a stage that may end on contact has come no nearer its goal in the last
-        ``stall_steps`` steps (by under ``stall_distance``): the gripper met something."""
+        """Whether a stage that may end on a stall (a descent, a push, a waypoint) has come no
+        nearer its goal in the last ``stall_steps`` steps (by under ``stall_distance``): the
+        gripper met something, or cannot get nearer."""
         if not phase.ends_on_stall:
             return False
         distances = self._distances
