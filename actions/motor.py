@@ -105,11 +105,19 @@ def back_project(
     """
     height, width = depth.shape[:2]
     z = depth_at(point, depth, window=window)
-    u, v = point[0] * width, point[1] * height
-    ray = np.linalg.solve(camera.intrinsics, np.array([u, v, 1.0]))
-    cam = ray * (z / ray[2])
+    origin, direction = _camera_ray(point, camera, (width, height))
+    return origin + direction * z  # direction's camera-frame z is 1: depth is along the axis
+
+
+def _camera_ray(
+    point: tuple[float, float], camera: CameraInfo, image_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's centre and the world direction through a normalised image ``point``,
+    scaled so that one unit along it is one metre of depth (camera-frame z)."""
+    width, height = image_size
+    ray = np.linalg.solve(camera.intrinsics, np.array([point[0] * width, point[1] * height, 1.0]))
     pose = camera.extrinsics
-    return pose[:3, :3] @ cam + pose[:3, 3]
+    return pose[:3, 3], pose[:3, :3] @ (ray / ray[2])
 
 
 def ray_at_height(
@@ -119,10 +127,7 @@ def ray_at_height(
     ``point`` (``image_size`` is ``(width, height)``): where something at that height would be
     seen, whatever the depth camera reads there. Raises :class:`GroundingError` when the ray
     never reaches that height in front of the camera."""
-    width, rows = image_size
-    ray = np.linalg.solve(camera.intrinsics, np.array([point[0] * width, point[1] * rows, 1.0]))
-    pose = camera.extrinsics
-    origin, direction = pose[:3, 3], pose[:3, :3] @ ray
+    origin, direction = _camera_ray(point, camera, image_size)
     if abs(direction[2]) < 1e-9 or (height - origin[2]) / direction[2] <= 0:
         raise GroundingError(
             f"the ray through ({point[0]:.3f}, {point[1]:.3f}) never reaches height "
@@ -406,10 +411,10 @@ class MotorLayer:
         them: a reading over ``occlusion_margin`` above the height seen at the last look (the
         end at the first look: above the start) is the arm, and the point is placed where its
         ray meets that height instead."""
-        start = self._ground_under(drag, observation, self._push_heights and self._push_heights[0])
+        last_start, last_end = self._push_heights or (None, None)
+        start = self._ground_under(drag, observation, last_start)
         end_at = PointTarget(x=drag.to_x, y=drag.to_y)
-        end_cap = start[2] if self._push_heights is None else self._push_heights[1]
-        end = self._ground_under(end_at, observation, end_cap)
+        end = self._ground_under(end_at, observation, start[2] if last_end is None else last_end)
         self._push_heights = (float(start[2]), float(end[2]))
         return start, end
 

@@ -54,10 +54,10 @@ def score(model: str, env_id: str, seeds: range) -> tuple[Errors, Errors, int]:
     env = gym.make(env_id)
     expert = env.unwrapped
     agent = Agent(VLMPolicy(load_vlm(model, backend="torch", device="cpu")), keep_images=False)
+    agent.max_steps = env.spec.max_episode_steps or 100
     first, later, wins = Errors(), Errors(), 0
     for seed in seeds:
         environment = RobotEnvironment(env, replan_distance=VLM_REPLAN_DISTANCE)
-        agent.max_steps = env.spec.max_episode_steps or 100
         want: tuple[tuple[float, float], ...] | None = None
         step = 0
         for event in agent.stream_episode(environment, seed):
