@@ -251,6 +251,13 @@ def eval_(
             f"{DEFAULT_REPLAN_DISTANCE})",
         ),
     ] = None,
+    grammar: Annotated[
+        bool,
+        typer.Option(
+            help="--policy vlm: decode under the action grammar, so every answer is an action "
+            "(--no-grammar: the model writes freely and bad answers are re-asked)"
+        ),
+    ] = True,
 ) -> None:
     """Evaluate a policy over a suite: seeded episodes, a summary table, files and a report.
 
@@ -265,7 +272,7 @@ def eval_(
             model=_model_for(policy, model), episodes=episodes, seed=seed,
             max_steps=max_steps, env_kwargs=_env_kwargs(env_arg or ()),
             save_trajectories=save_trajectories, suite=None if env else suite or "ui",
-            perceive_every=perceive_every, replan_distance=replan_distance,
+            perceive_every=perceive_every, replan_distance=replan_distance, grammar=grammar,
         )  # fmt: skip
         _run_eval(config, out, console, workers, ray, resume)
         run = load_run(out)

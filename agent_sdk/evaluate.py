@@ -103,6 +103,7 @@ class EvalConfig:
     # robot envs: `RobotEnvironment`'s; None: VLM_REPLAN_DISTANCE for the vlm policy, else
     # DEFAULT_REPLAN_DISTANCE (the experts' points do not jitter)
     replan_distance: float | None = None
+    grammar: bool = True  # policy "vlm": decode under the action grammar (VLMPolicy's grammar)
     model_hash: str | None = field(default=None, init=False)  # content hash of ``model``
 
     def __post_init__(self) -> None:
@@ -141,7 +142,8 @@ class EvalConfig:
         return {"env_ids": list(self.env_ids), "env_kwargs": dict(self.env_kwargs),
                 "policy": self.policy, "model_hash": self.model_hash,
                 "max_steps": self.max_steps, "perceive_every": self.perceive_every,
-                "replan_distance": self.replan_distance}  # fmt: skip
+                "replan_distance": self.replan_distance,
+                **({"grammar": self.grammar} if self.policy == "vlm" else {})}  # fmt: skip
 
     @property
     def config_hash(self) -> str:
@@ -290,7 +292,7 @@ class EpisodeRunner:
 
     def _policy(self, env: gym.Env, seed: int) -> Policy:
         if self.vlm is not None:
-            return VLMPolicy(self.vlm)
+            return VLMPolicy(self.vlm, grammar=self.config.grammar)
         if self.config.policy in ("oracle", "point-oracle"):
             return OraclePolicy(env, points=self.config.policy == "point-oracle")
         return RandomPolicy(seed)

@@ -19,6 +19,7 @@ import numpy as np
 
 from actions.coords import model_to_norm
 from actions.errors import CoordinateError, ParseError
+from actions.grammar import action_grammar
 from actions.motor import parse_chunk
 from actions.parse import parse_action
 from actions.schema import (
@@ -103,7 +104,14 @@ def _clip(text: str, limit: int = 60) -> str:
 
 class VLMPolicy:
     """One VLM answers each step with an action in SDK text; a bad answer is re-asked with the
-    parse error, at most ``max_retries`` times."""
+    parse error, at most ``max_retries`` times.
+
+    With ``grammar`` (the default) the answer is decoded under
+    :func:`actions.grammar.action_grammar` (screen actions, or a chunk of motor actions for a
+    camera observation), so it is always the SDK's action text unless ``max_new_tokens`` cuts it
+    short; ``grammar=False`` lets the model write anything the parser may read (JSON, pyautogui
+    calls) or not.
+    """
 
     def __init__(
         self,
@@ -111,11 +119,12 @@ class VLMPolicy:
         max_new_tokens: int = 48,
         temperature: float = 0.0,
         max_retries: int = 2,
+        grammar: bool = True,
     ) -> None:
         if max_retries < 0:
             raise ConfigError(f"max_retries must be >= 0, got {max_retries}")
         self.vlm, self.max_new_tokens, self.temperature = vlm, max_new_tokens, temperature
-        self.max_retries = max_retries
+        self.max_retries, self.grammar = max_retries, grammar
         self.name = f"vlm:{vlm.name}"
 
     def reset(self, instruction: str) -> None:
@@ -127,6 +136,8 @@ class VLMPolicy:
         prompt = robot_prompt if robot else step_prompt
         size = observation.size
         read = _read_motor if robot else lambda text: (parse_action(text, image_size=size),)
+        kinds = "motor" if robot else "screen"
+        grammar = {"grammar": action_grammar(kinds)} if self.grammar else {}
         actions, gen, calls, error = _ask(
             self.vlm,
             observation.image,
@@ -135,6 +146,7 @@ class VLMPolicy:
             self.max_retries,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
+            **grammar,
         )
         first, rest = (None, ()) if actions is None else (actions[0], tuple(actions[1:]))
         return Decision(first, gen.text, gen.timings, calls, error, chunk=rest)

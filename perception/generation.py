@@ -15,6 +15,7 @@ import numpy as np
 
 from perception.base import Generation, Timings
 from perception.errors import PerceptionError
+from perception.grammar import GrammarConstraint, GrammarState
 from perception.preprocess import ImageLike, preprocess
 from perception.prompts import STOP_STRINGS
 
@@ -59,7 +60,9 @@ class DecodeLoop:
     info: Any  # perception.checkpoints.LoadInfo
     image_size: int
     num_image_tokens: int
+    vocab_size: int  # the logits' width
     last_generation: Generation | None
+    _constraint: GrammarConstraint | None = None
 
     def _decode(
         self,
@@ -68,10 +71,21 @@ class DecodeLoop:
         max_new_tokens: int,
         temperature: float,
         seed: int | None,
+        grammar: GrammarState | None,
     ) -> Steps:
         """Yield each step's new token per sequence (None once a sequence has stopped); return
-        the clock and each sequence's finish reason. Arguments are checked before the call."""
+        the clock and each sequence's finish reason. Arguments are checked before the call;
+        with ``grammar``, every sampling takes its mask first and tells it the tokens taken."""
         raise NotImplementedError
+
+    def _grammar(self, grammar: str | None, batch: int) -> GrammarState | None:
+        """Matchers for ``grammar`` (compiled once per model), or None without one."""
+        if grammar is None:
+            return None
+        if self._constraint is None:
+            stops, _ = stop_and_pad_ids(self.tokenizer)
+            self._constraint = GrammarConstraint(self.tokenizer, self.vocab_size, stops)
+        return self._constraint.start(grammar, batch)
 
     def generate(
         self,
@@ -81,12 +95,17 @@ class DecodeLoop:
         max_new_tokens: int = 64,
         temperature: float = 0.0,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> Generation | list[Generation]:
-        """Answer ``prompt`` about ``image``; lists of both make one batched call."""
+        """Answer ``prompt`` about ``image``; lists of both make one batched call. With
+        ``grammar`` (EBNF, root rule ``root``) every answer is text of it."""
         batched = not isinstance(prompt, str)
         images, prompts = self._as_batch(image, prompt)
         _check_sampling(max_new_tokens, temperature)
-        gens = self._collect(self._decode(images, prompts, max_new_tokens, temperature, seed))
+        state = self._grammar(grammar, len(prompts))
+        gens = self._collect(
+            self._decode(images, prompts, max_new_tokens, temperature, seed, state)
+        )
         self.last_generation = gens[-1]
         return gens if batched else gens[0]
 
@@ -98,10 +117,12 @@ class DecodeLoop:
         max_new_tokens: int = 64,
         temperature: float = 0.0,
         seed: int | None = None,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Yield the answer piece by piece; ``self.last_generation`` holds it when done."""
         _check_sampling(max_new_tokens, temperature)
-        steps = self._decode([image], [prompt], max_new_tokens, temperature, seed)
+        state = self._grammar(grammar, 1)
+        steps = self._decode([image], [prompt], max_new_tokens, temperature, seed, state)
         ids: list[int] = []
         shown = ""
         try:

@@ -25,6 +25,7 @@ from perception.base import Generation
 from perception.checkpoints import LoadInfo, _folder, _read_config
 from perception.errors import CheckpointError, PerceptionError
 from perception.generation import Clock, DecodeLoop, Steps, stop_and_pad_ids
+from perception.grammar import GrammarState
 from perception.mlx_convert import load_fastvlm_mlx
 from perception.preprocess import ImageLike
 from perception.prompts import chat_prompt, split_on_image
@@ -81,6 +82,7 @@ class MLXVLM(DecodeLoop):
         self.name, self.model_hash = Path(info.path).name, info.content_hash
         self.image_size, self.num_image_tokens = info.image_size, info.num_image_tokens
         self.stop_ids, self.pad_id = stop_and_pad_ids(tokenizer)
+        self.vocab_size = int(self.lm.config.vocab_size)
         self.last_generation: Generation | None = None
 
     @classmethod
@@ -115,6 +117,7 @@ class MLXVLM(DecodeLoop):
         max_new_tokens: int,
         temperature: float,
         seed: int | None,
+        grammar: GrammarState | None,
     ) -> Steps:
         clock, dev = Clock(), self.mx_device
         key = mx.random.key(seed) if seed is not None else None
@@ -139,8 +142,7 @@ class MLXVLM(DecodeLoop):
             layers = len(self.lm.model.layers)
             cache = [BatchKVCache(pads) if batch > 1 else KVCache() for _ in range(layers)]
             hidden = self.lm.model(None, cache=cache, input_embeddings=embeds)
-            next_tok, key = self._sample(self._logits(hidden), temperature, key)
-            mx.eval(next_tok)
+            next_tok, key = self._next(hidden, temperature, key, grammar)
         clock.prefill_s = time.perf_counter() - t1
         clock.ttft_s = time.perf_counter() - t0
 
@@ -164,8 +166,7 @@ class MLXVLM(DecodeLoop):
             fed = mx.array([self.pad_id if d else t for d, t in zip(done, tokens, strict=True)])
             with mx.stream(dev):
                 hidden = self.lm.model(None, cache=cache, input_embeddings=self.embed(fed[:, None]))
-                next_tok, key = self._sample(self._logits(hidden), temperature, key)
-                mx.eval(next_tok)
+                next_tok, key = self._next(hidden, temperature, key, grammar)
         clock.decode_s = time.perf_counter() - t2
         return clock, reasons
 
@@ -186,6 +187,23 @@ class MLXVLM(DecodeLoop):
             for r, pad in zip(rows, pads, strict=True)
         ]
         return mx.stack(padded), pads
+
+    def _next(
+        self,
+        hidden: mx.array,
+        temperature: float,
+        key: mx.array | None,
+        grammar: GrammarState | None,
+    ) -> tuple[mx.array, mx.array | None]:
+        """The next token per sequence, evaluated (within ``grammar``, if any)."""
+        logits = self._logits(hidden)
+        if grammar is not None:
+            logits = mx.where(mx.array(grammar.allowed()), logits, -mx.inf)
+        next_tok, key = self._sample(logits, temperature, key)
+        mx.eval(next_tok)
+        if grammar is not None:
+            grammar.accept(next_tok.tolist())
+        return next_tok, key
 
     @staticmethod
     def _sample(

@@ -21,6 +21,7 @@ from perception.base import Generation
 from perception.checkpoints import LoadInfo, load_fastvlm_torch, load_tokenizer
 from perception.errors import PerceptionError
 from perception.generation import Clock, DecodeLoop, Steps, stop_and_pad_ids
+from perception.grammar import GrammarState
 from perception.preprocess import ImageLike
 from perception.prompts import chat_prompt, split_on_image
 
@@ -87,6 +88,7 @@ class TorchVLM(DecodeLoop):
         self.image_size = info.image_size
         reduction = model.model.vision_tower.timm_model.feature_info[-1]["reduction"]
         self.num_image_tokens = (self.image_size // reduction) ** 2
+        self.vocab_size = model.lm_head.out_features
         stops, self.pad_id = stop_and_pad_ids(tokenizer)
         self.stop_ids = torch.tensor(stops, device=device)
         self.last_generation: Generation | None = None
@@ -118,6 +120,7 @@ class TorchVLM(DecodeLoop):
         max_new_tokens: int,
         temperature: float,
         seed: int | None,
+        grammar: GrammarState | None,
     ) -> Steps:
         dev, clock = self.torch_device, Clock()
         gen = torch.Generator(device="cpu").manual_seed(seed) if seed is not None else None
@@ -143,7 +146,7 @@ class TorchVLM(DecodeLoop):
         lm = self.model.model.language_model
         out = lm(inputs_embeds=embeds, attention_mask=mask if padded else None,
                  position_ids=positions, use_cache=True)  # fmt: skip
-        next_tok = self._sample(self.model.lm_head(out.last_hidden_state[:, -1]), temperature, gen)
+        next_tok = self._next(out, temperature, gen, grammar)
         _sync(dev)
         clock.prefill_s = time.perf_counter() - t1
         clock.ttft_s = time.perf_counter() - t0
@@ -179,9 +182,7 @@ class TorchVLM(DecodeLoop):
                 use_cache=True,
             )
             cache = out.cache
-            next_tok = self._sample(
-                self.model.lm_head(out.last_hidden_state[:, -1]), temperature, gen
-            )
+            next_tok = self._next(out, temperature, gen, grammar)
         _sync(dev)
         clock.decode_s = time.perf_counter() - t2
         return clock, reasons
@@ -203,6 +204,22 @@ class TorchVLM(DecodeLoop):
             embeds[i, longest - r.shape[0] :] = r
             mask[i, longest - r.shape[0] :] = 1
         return embeds, mask
+
+    def _next(
+        self,
+        out: Any,
+        temperature: float,
+        gen: torch.Generator | None,
+        grammar: GrammarState | None,
+    ) -> torch.Tensor:
+        """The next token per sequence from the LLM's output (within ``grammar``, if any)."""
+        logits = self.model.lm_head(out.last_hidden_state[:, -1])
+        if grammar is None:
+            return self._sample(logits, temperature, gen)
+        allowed = torch.from_numpy(grammar.allowed()).to(logits.device)
+        tokens = self._sample(logits.masked_fill(~allowed, float("-inf")), temperature, gen)
+        grammar.accept(tokens.tolist())
+        return tokens
 
     @staticmethod
     def _sample(

@@ -15,16 +15,25 @@ TIMINGS = Timings(0.001, 0.002, 0.003, 0.006, 0.004, 250.0, 16, 64, 2)
 
 @dataclass
 class ScriptedVLM:
-    """Answers with ``answers`` in turn (the last one forever) and records every prompt."""
+    """Answers with ``answers`` in turn (the last one forever), as a model that ignores any
+    grammar would, and records every prompt and grammar."""
 
     answers: Sequence[str]
     name: str = "scripted"
     prompts: list[str] = field(default_factory=list)
+    grammars: list[str | None] = field(default_factory=list)
 
     def generate(
-        self, image: Any, prompt: str, *, max_new_tokens: int = 64, temperature: float = 0.0
+        self,
+        image: Any,
+        prompt: str,
+        *,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Generation:
         self.prompts.append(prompt)
+        self.grammars.append(grammar)
         text = self.answers[min(len(self.prompts), len(self.answers)) - 1]
         return Generation(text, [], "stop", TIMINGS)
 

@@ -321,7 +321,11 @@ def test_vlm_runs_record_the_model_and_its_ttft(tiny_checkpoint: Path, tmp_path:
     exact = EvalConfig(env_ids=QUICK[:1], policy="vlm", model=str(tiny_checkpoint),
                        replan_distance=0.0)  # fmt: skip
     assert exact.replan_distance == 0.0 and exact.config_hash != config.config_hash
+    free = EvalConfig(env_ids=QUICK[:1], policy="vlm", model=str(tiny_checkpoint),
+                      episodes=2, max_steps=2, grammar=False)  # fmt: skip
+    assert config.grammar and free.config_hash != config.config_hash
     records = evaluate(config, tmp_path)
+    assert all(r.end != "error" for r in records)  # every answer is an action
     model = {"name": "tiny-fastvlm", "hash": config.model_hash}
     assert all(r.model == model and r.policy == "vlm" for r in records)
     assert all(r.ttft_s and all(t > 0 for t in r.ttft_s) for r in records)

@@ -11,7 +11,9 @@ import pytest
 from agent_fakes import ScriptedVLM
 
 import envs  # noqa: F401 - registers the GUI suite
-from actions.schema import Click, Done, Observation, TypeText
+from actions.grammar import action_grammar
+from actions.parse import parse_action
+from actions.schema import CameraInfo, Click, Done, Observation, TypeText
 from agent_sdk.agent import Agent
 from agent_sdk.policies import (
     PlannerGrounderPolicy,
@@ -66,6 +68,17 @@ def test_vlm_policy_retries_are_bounded_and_never_raise() -> None:
     assert decision.timings is not None and decision.model_text == "no idea"
     with pytest.raises(ValueError, match="max_retries"):
         VLMPolicy(vlm, max_retries=-1)
+
+
+def test_vlm_policy_decodes_under_the_grammar_of_the_observation() -> None:
+    camera = CameraInfo(intrinsics=[[100, 0, 50], [0, 100, 100], [0, 0, 1]],
+                        extrinsics=np.eye(4).tolist())  # fmt: skip
+    robot = OBS.model_copy(update={"camera": camera, "depth": np.ones((200, 100), np.float32)})
+    vlm = ScriptedVLM(["click(500, 250)", "point_target(500, 250)", "click(500, 250)"])
+    VLMPolicy(vlm).act(OBS, [])
+    VLMPolicy(vlm).act(robot, [])
+    VLMPolicy(vlm, grammar=False).act(OBS, [])
+    assert vlm.grammars == [action_grammar("screen"), action_grammar("motor"), None]
 
 
 def test_vlm_policy_prompts_with_the_recent_actions() -> None:
@@ -158,3 +171,15 @@ def test_vlm_policy_runs_real_episodes_with_a_tiny_fastvlm(tiny_vlm: Any) -> Non
             assert isinstance(step.model_text, str) and 1 <= step.attempts <= 2
             assert step.timings["ttft_s"] > 0 and step.timings["num_image_tokens"] > 0
             assert step.image is not None and (step.action is not None or step.error)
+
+
+def test_a_tiny_fastvlm_under_the_grammar_always_answers_an_action(tiny_vlm: Any) -> None:
+    # random weights: free, the answers are noise and every step is re-asked; under the
+    # grammar each is an action at the first ask
+    obs = gym.make("agent_sdk/ui-click-button-v0").reset(seed=0)[0]
+    seen = Observation(image=obs["image"], instruction=obs["instruction"])
+    free = VLMPolicy(tiny_vlm, max_new_tokens=24, max_retries=1, grammar=False).act(seen, [])
+    assert free.action is None and free.attempts == 2
+    decision = VLMPolicy(tiny_vlm, max_new_tokens=24, max_retries=1).act(seen, [])
+    assert decision.attempts == 1 and decision.action is not None, decision.error
+    assert parse_action(decision.model_text) == decision.action

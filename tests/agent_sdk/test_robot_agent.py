@@ -52,7 +52,7 @@ class PointAtGoal:
     def __init__(self, env: gym.Env, lines: int = 1) -> None:
         self.env, self.lines, self.prompts = env, lines, []
 
-    def generate(self, image, prompt, *, max_new_tokens=64, temperature=0.0) -> Generation:  # type: ignore[no-untyped-def]
+    def generate(self, image, prompt, **_: object) -> Generation:  # type: ignore[no-untyped-def]
         self.prompts.append(prompt)
         env = self.env.unwrapped
         cam = CameraInfo(**env._camera)

@@ -3,6 +3,8 @@ over each backend's decode loop), checked on the same tiny checkpoint on PyTorch
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from needs import need
@@ -79,3 +81,44 @@ def test_bad_calls_give_clear_errors(vlm: VisionLanguageModel) -> None:
         vlm.generate(screen(), "x", temperature=-1.0)
     with pytest.raises(PerceptionError, match="same"):
         vlm.generate([screen()], ["a", "b"])
+
+
+ANSWER = r"(click|scroll)\((1000|[1-9][0-9]{0,2}|0), (1000|[1-9][0-9]{0,2}|0)\)"
+
+
+@pytest.mark.parametrize("temperature", [0.0, 1.5])
+def test_a_grammar_bounds_every_answer(vlm: VisionLanguageModel, temperature: float) -> None:
+    # random weights: free decoding writes noise, under the grammar it writes an action
+    free = vlm.generate(screen(2), "Where?", max_new_tokens=16, temperature=temperature, seed=3)
+    assert not re.fullmatch(ANSWER, free.text)
+    for seed in range(4):
+        gen = vlm.generate(screen(seed), "Where?", max_new_tokens=16, temperature=temperature,
+                           seed=seed, grammar=f"start: /{ANSWER}/")  # fmt: skip
+        assert re.fullmatch(ANSWER, gen.text), gen.text
+        assert gen.finish_reason == "stop"  # the grammar ended, then only a stop token could
+
+
+def test_a_grammar_holds_in_batches_and_streams(vlm: VisionLanguageModel) -> None:
+    grammar = f"start: /{ANSWER}/"
+    images, prompts = [screen(4), screen(5, (160, 210))], ["Short?", "A much longer question?"]
+    batched = vlm.generate(images, prompts, max_new_tokens=16, grammar=grammar)
+    single = [vlm.generate(i, p, max_new_tokens=16, grammar=grammar)
+              for i, p in zip(images, prompts, strict=True)]  # fmt: skip
+    assert [g.token_ids for g in batched] == [g.token_ids for g in single]
+    assert all(re.fullmatch(ANSWER, g.text) for g in batched)
+    streamed = "".join(vlm.stream(images[0], prompts[0], max_new_tokens=16, grammar=grammar))
+    assert streamed.strip() == single[0].text
+
+
+def test_a_grammar_cut_short_by_the_budget_says_length(vlm: VisionLanguageModel) -> None:
+    gen = vlm.generate(screen(), "Where?", max_new_tokens=2, grammar=f"start: /{ANSWER}/")
+    assert gen.finish_reason == "length" and len(gen.token_ids) == 2
+    text = gen.text  # a prefix of an answer
+    assert any(w.startswith(text) for w in ("click(", "scroll(")) or re.fullmatch(
+        r"(click|scroll)\([0-9]*", text
+    ), text
+
+
+def test_a_bad_grammar_is_refused_before_decoding(vlm: VisionLanguageModel) -> None:
+    with pytest.raises(PerceptionError, match=r"(?s)not valid Lark.*unclosed group"):
+        vlm.generate(screen(), "Where?", grammar="start: /click(/")
