@@ -470,7 +470,10 @@ def collect(
     ] = None,
     episodes: Annotated[int, typer.Option(min=1, help="oracle episodes per env")] = 100,
     seed: Annotated[int, typer.Option(help="seed of each env's first episode")] = 100_000,
-    noise: Annotated[float, typer.Option(help="chance a step clicks at random (recovery)")] = 0.1,
+    noise: Annotated[
+        float | None,
+        typer.Option(help="chance a step clicks at random (recovery; 0.1, with --learner 0)"),
+    ] = None,
     robot_points: Annotated[
         bool, typer.Option(help="robots: answer with point targets where the task has them")
     ] = True,
@@ -492,6 +495,13 @@ def collect(
             "instead of the oracle's answer (GUI suite, MiniWoB++)",
         ),
     ] = 0,
+    learner: Annotated[
+        Path | None,
+        typer.Option(
+            help="a checkpoint folder that plays the episodes (as `eval` does) while the oracle "
+            "labels every state it reaches (DAgger); --max-steps then counts its policy calls"
+        ),
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace a data set in --out")] = False,
 ) -> None:
     """Roll out the oracle experts and write training examples (image, prompt, action)."""
@@ -503,8 +513,10 @@ def collect(
     try:
         config = CollectConfig(
             env_ids=resolve_env_ids(suite, env or ()), episodes=episodes, seed=seed,
-            noise=noise, sizes=tuple(_size(s) for s in size or ()), robot_points=robot_points,
+            noise=(0.0 if learner else 0.1) if noise is None else noise,
+            sizes=tuple(_size(s) for s in size or ()), robot_points=robot_points,
             env_kwargs=_env_kwargs(env_arg or ()), max_steps=max_steps, refer=refer,
+            learner=None if learner is None else str(learner),
         )  # fmt: skip
         bar = Progress(
             TextColumn("collect"), BarColumn(), MofNCompleteColumn(),
@@ -525,7 +537,8 @@ def collect(
     episodes_ok = sum(v["successes"] for v in manifest["per_env"].values())
     console.print(
         f"wrote {manifest['examples']} examples in {len(manifest['shards'])} shards to {out} "
-        f"(oracle success {episodes_ok}/{len(config.env_ids) * episodes}, hash {manifest['hash']})"
+        f"({'learner' if learner else 'oracle'} success {episodes_ok}/"
+        f"{len(config.env_ids) * episodes}, hash {manifest['hash']})"
     )
     for skip in manifest.get("skipped", []):
         console.print(f"skipped {skip['env_id']} seed {skip['seed']}: {skip['error']}")

@@ -48,11 +48,17 @@ from PIL import Image
 
 import envs  # registers the env ids; the suites
 from actions.schema import ActionBase, Click
+from agent_sdk.agent import Agent
+from agent_sdk.environment import GymEnvironment
 from agent_sdk.errors import ConfigError
-from agent_sdk.evaluate import _check_env_ids
+from agent_sdk.evaluate import DEFAULT_MAX_STEPS, _check_env_ids
+from agent_sdk.events import EndEvent, ModelEvent, ObservationEvent, StepEvent
 from agent_sdk.ordered import ordered_map
+from agent_sdk.policies import VLMPolicy, action_history
 from agent_sdk.prompting import robot_prompt, step_prompt
+from agent_sdk.records import StepRecord
 from agent_sdk.refer import referring_questions
+from agent_sdk.robot import VLM_REPLAN_DISTANCE, RobotEnvironment, is_robot_env
 from envs.errors import EnvError
 
 log = logging.getLogger(__name__)
@@ -78,6 +84,8 @@ class CollectConfig:
     # the task has one; the scripted ee_delta expert drives the arm either way
     refer: int = 0  # > 0: each screen gives up to this many referring examples (`agent_sdk.refer`)
     # in place of the oracle's answer; the oracle still plays the episode
+    learner: str | None = None  # a checkpoint folder whose VLMPolicy plays the episodes instead of
+    # the oracle, which labels every state the learner reaches (DAgger)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env_ids", tuple(self.env_ids))
@@ -94,6 +102,9 @@ class CollectConfig:
             raise ConfigError(f"sizes must be (width, height) pairs, got {self.sizes}")
         if self.refer < 0:
             raise ConfigError(f"refer is a count of examples per screen (0: off), got {self.refer}")
+        if self.learner is not None and (self.noise or self.refer or self.sizes):
+            raise ConfigError("a learner's episodes take no --noise (its own mistakes are the "
+                              "noise), --refer or --size: drop them")  # fmt: skip
         robots = [e for e in self.env_ids if e in envs.SUITES["robot"]]
         if self.refer and robots:
             raise ConfigError(f"--refer asks for screen elements by name (the GUI suite, "
@@ -103,8 +114,13 @@ class CollectConfig:
     def to_json_dict(self) -> dict[str, Any]:
         body = {**asdict(self), "env_ids": list(self.env_ids),
                 "sizes": [list(s) for s in self.sizes]}  # fmt: skip
-        if not self.refer:  # (a key only then: data sets without it keep the hashes they had)
-            del body["refer"]
+        for key in ("refer", "learner"):  # (keys only when set: data sets without them keep
+            if not body[key]:  # the hashes they had)
+                del body[key]
+        if self.learner is not None:
+            from perception.checkpoints import checkpoint_hash
+
+            body["learner_hash"] = checkpoint_hash(self.learner)
         return body
 
 
@@ -169,6 +185,38 @@ def episode_examples(
     return examples, success
 
 
+def learner_examples(
+    env: gym.Env, env_id: str, seed: int, agent: Agent, max_steps: int | None = None
+) -> tuple[list[Example], bool]:
+    """Play one episode with ``agent`` (a learner's VLMPolicy) acting, as `agent-sdk eval` plays
+    it (robots through :class:`~agent_sdk.robot.RobotEnvironment`, one example per policy
+    call); each example is what the learner saw, labelled with the oracle's answer at that state
+    (``point_oracle()`` where it gives one, else ``oracle()``). Its examples and success."""
+    unwrapped = env.unwrapped
+    point_oracle = getattr(unwrapped, "point_oracle", None)
+    robot = is_robot_env(env)
+    environment = (
+        RobotEnvironment(env, replan_distance=VLM_REPLAN_DISTANCE) if robot else GymEnvironment(env)
+    )
+    agent.max_steps = max_steps or (env.spec and env.spec.max_episode_steps) or DEFAULT_MAX_STEPS
+    examples: list[Example] = []
+    records: list[StepRecord] = []
+    success, seen = False, None
+    for event in agent.stream_episode(environment, seed):
+        if isinstance(event, ObservationEvent):
+            seen = event.observation
+        elif isinstance(event, ModelEvent) and seen is not None:  # answered, not yet acted
+            answer = (point_oracle() if point_oracle is not None else None) or unwrapped.oracle()
+            examples.append(Example(np.asarray(seen.image), seen.instruction,
+                                    tuple(action_history(records)), answer.to_text(), env_id,
+                                    seed, event.step, robot))  # fmt: skip
+        elif isinstance(event, StepEvent):
+            records.append(event.record)
+        elif isinstance(event, EndEvent):
+            success = event.trajectory.success
+    return examples, success
+
+
 def referring_examples(
     env: gym.Env, obs: Mapping[str, Any], env_id: str, seed: int, step: int, count: int
 ) -> list[Example]:
@@ -206,6 +254,11 @@ def rollouts(config: CollectConfig) -> Iterator[Rollout]:
     """Every episode, env by env and seed by seed (deterministic). An episode whose env or
     oracle raises `EnvError` (e.g. a MiniWoB++ button drawn wholly under another, which no
     click can reach) is yielded with its error and no examples; the next episode goes on."""
+    agent = None
+    if config.learner is not None:
+        from perception.base import load_vlm
+
+        agent = Agent(VLMPolicy(load_vlm(config.learner)), keep_images=False)
     for index, env_id in enumerate(config.env_ids):
         envs_by_size: dict[tuple[int, int] | None, gym.Env] = {}
         try:
@@ -216,10 +269,15 @@ def rollouts(config: CollectConfig) -> Iterator[Rollout]:
                 if size not in envs_by_size:
                     envs_by_size[size] = _make_env(config, env_id, size)
                 try:
-                    examples, success = episode_examples(
-                        envs_by_size[size], env_id, seed, rng, config.noise, config.max_steps,
-                        config.robot_points, config.refer,
-                    )  # fmt: skip
+                    if agent is not None:
+                        examples, success = learner_examples(
+                            envs_by_size[size], env_id, seed, agent, config.max_steps
+                        )
+                    else:
+                        examples, success = episode_examples(
+                            envs_by_size[size], env_id, seed, rng, config.noise,
+                            config.max_steps, config.robot_points, config.refer,
+                        )  # fmt: skip
                 except EnvError as err:
                     log.warning("skipped %s seed %d: %s", env_id, seed, err)
                     yield Rollout(env_id, seed, [], False, f"{type(err).__name__}: {err}")

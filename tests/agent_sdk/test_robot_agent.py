@@ -247,3 +247,23 @@ def test_collect_answers_robots_with_image_points(tmp_path) -> None:  # type: ig
     collect(deltas, tmp_path / "deltas")
     assert all(isinstance(parse_action(ex.target), EEDelta)
                for ex in read_examples(tmp_path / "deltas"))  # fmt: skip
+
+
+def test_a_learner_collects_its_own_robot_states_labelled_with_points(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from actions.motor import parse_chunk
+    from actions.parse import parse_action
+    from agent_sdk.collect import CollectConfig, collect, read_examples
+    from perception.tiny import save_tiny_checkpoint
+
+    tiny = str(save_tiny_checkpoint(tmp_path / "tiny", layout="hf", seed=3))
+    config = CollectConfig(env_ids=("agent_sdk/robot-reach-v0",), episodes=2, noise=0.0,
+                           env_kwargs={"width": SIZE, "height": SIZE}, max_steps=3,
+                           learner=tiny)  # fmt: skip
+    collect(config, tmp_path / "dagger")
+    examples = list(read_examples(tmp_path / "dagger"))
+    assert {ex.seed for ex in examples} == {100000, 100001} and len(examples) <= 6
+    assert all(ex.robot and ex.image.shape == (SIZE, SIZE, 3) for ex in examples)
+    assert all(isinstance(parse_action(ex.target), PointTarget) for ex in examples)
+    for ex in examples:  # the learner's own answers (motor actions, under the grammar)
+        assert len(ex.history) == ex.step
+        assert all(parse_chunk(h.removesuffix(" (blocked)")) for h in ex.history)

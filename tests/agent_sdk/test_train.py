@@ -19,7 +19,7 @@ from actions.parse import parse_action
 from actions.schema import TypeText
 from agent_sdk.collect import CollectConfig, Example, collect, read_examples, read_manifest
 from agent_sdk.errors import ConfigError
-from agent_sdk.evaluate import read_episodes
+from agent_sdk.evaluate import EvalConfig, evaluate, read_episodes, trajectory_dir
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.train import (
     CENTRED_HALF,
@@ -163,6 +163,48 @@ def test_cli_collect_keeps_the_first_max_steps_of_each_episode(tmp_path: Path) -
     per_episode = Counter(ex.seed for ex in examples)
     assert len(per_episode) == 3 and max(per_episode.values()) == 2
     assert max(ex.step for ex in examples) == 1
+
+
+def test_a_learner_plays_as_eval_does_and_the_oracle_labels_its_states(tmp_path: Path) -> None:
+    from envs.ui.env import UIEnv
+    from perception.checkpoints import checkpoint_hash
+    from perception.tiny import save_tiny_checkpoint
+
+    env_id, tiny = ENVS[1], str(save_tiny_checkpoint(tmp_path / "tiny", layout="hf", seed=2))
+    config = CollectConfig(env_ids=(env_id,), episodes=2, seed=0, noise=0.0, max_steps=3,
+                           learner=tiny)  # fmt: skip
+    labels: list[str] = []
+    oracle = UIEnv.oracle
+
+    def spy(self: UIEnv):  # type: ignore[no-untyped-def]
+        action = oracle(self)
+        labels.append(action.to_text())
+        return action
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(UIEnv, "oracle", spy)
+        manifest = collect(config, tmp_path / "dagger")
+    examples = list(read_examples(tmp_path / "dagger"))
+    assert manifest["config"]["learner"] == tiny
+    assert manifest["config"]["learner_hash"] == checkpoint_hash(tiny)
+    assert [ex.target for ex in examples] == labels  # one oracle answer per state, its label
+    # the same model and seeds through `eval`: the same steps, whose actions are the history
+    runs = evaluate(EvalConfig(env_ids=(env_id,), policy="vlm", model=tiny, episodes=2,
+                               max_steps=3), tmp_path / "eval")  # fmt: skip
+    for run in runs:
+        traj = json.loads((trajectory_dir(tmp_path / "eval", env_id, run.seed)
+                           / "trajectory.json").read_text())  # fmt: skip
+        played = [s["action_text"] for s in traj["steps"]]
+        mine = [ex for ex in examples if ex.seed == run.seed]
+        assert [ex.step for ex in mine] == list(range(run.steps)) and run.steps >= 1
+        for ex in mine:
+            assert list(ex.history) == [a for a in played[: ex.step] if a is not None]
+    collect(dataclasses.replace(config, learner=None), tmp_path / "oracle")
+    first = next(read_examples(tmp_path / "oracle"))
+    assert first.target == examples[0].target  # the first state is the oracle's too
+    assert np.array_equal(first.image, examples[0].image)
+    with pytest.raises(ConfigError, match="no --noise"):
+        CollectConfig(env_ids=(env_id,), learner=tiny)  # noise 0.1 by default
 
 
 def test_collect_refuses_to_overwrite(data: Path) -> None:
