@@ -68,7 +68,13 @@ class VisionLanguageModel(Protocol):
 
     @overload
     def generate(
-        self, image: ImageLike, prompt: str, *, max_new_tokens: int = ..., temperature: float = ...
+        self,
+        image: ImageLike,
+        prompt: str,
+        *,
+        max_new_tokens: int = ...,
+        temperature: float = ...,
+        grammar: str | None = ...,
     ) -> Generation: ...
     @overload
     def generate(
@@ -78,15 +84,29 @@ class VisionLanguageModel(Protocol):
         *,
         max_new_tokens: int = ...,
         temperature: float = ...,
+        grammar: str | None = ...,
     ) -> list[Generation]: ...
     def generate(
-        self, image: Any, prompt: Any, *, max_new_tokens: int = 64, temperature: float = 0.0
+        self,
+        image: Any,
+        prompt: Any,
+        *,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Any:
-        """Answer ``prompt`` about ``image``; lists of both make one batched call."""
+        """Answer ``prompt`` about ``image``; lists of both make one batched call. With
+        ``grammar`` (Lark text, llguidance's dialect) every answer is text of it."""
         ...
 
     def stream(
-        self, image: ImageLike, prompt: str, *, max_new_tokens: int = 64, temperature: float = 0.0
+        self,
+        image: ImageLike,
+        prompt: str,
+        *,
+        max_new_tokens: int = 64,
+        temperature: float = 0.0,
+        grammar: str | None = None,
     ) -> Iterator[str]:
         """Yield the answer's text piece by piece; ``last_generation`` holds it afterwards."""
         ...

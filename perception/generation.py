@@ -98,7 +98,8 @@ class DecodeLoop:
         grammar: str | None = None,
     ) -> Generation | list[Generation]:
         """Answer ``prompt`` about ``image``; lists of both make one batched call. With
-        ``grammar`` (EBNF, root rule ``root``) every answer is text of it."""
+        ``grammar`` (Lark, llguidance's dialect: :mod:`perception.grammar`) every answer is text
+        of it."""
         batched = not isinstance(prompt, str)
         images, prompts = self._as_batch(image, prompt)
         _check_sampling(max_new_tokens, temperature)
