@@ -14,6 +14,7 @@ printable characters, a hotkey starts with a modifier. The regex keeps to the sy
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Literal
 
 from actions.keys import MODIFIERS, NAMED_KEYS
@@ -64,6 +65,7 @@ _SCREEN = ("pointer", "drag", "scroll", "type_text", "key", "hotkey", "wait", "d
 _MOTOR = ("point_target", "drag", "ee_delta")
 
 
+@cache  # asked at every agent step: built once
 def action_regex(kinds: ActionKinds = "screen") -> str:
     """A regular expression whose full matches are the answers of ``kinds``.
 
@@ -79,6 +81,7 @@ def action_regex(kinds: ActionKinds = "screen") -> str:
     raise ValueError(f"kinds must be 'screen' or 'motor', got {kinds!r}")
 
 
+@cache
 def action_grammar(kinds: ActionKinds = "screen") -> str:
     """:func:`action_regex` as a Lark grammar (llguidance's dialect): ``start: /.../``."""
     return "start: /" + action_regex(kinds).replace("/", "\\/") + "/\n"

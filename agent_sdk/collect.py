@@ -49,16 +49,15 @@ from PIL import Image
 import envs  # registers the env ids; the suites
 from actions.schema import ActionBase, Click
 from agent_sdk.agent import Agent
-from agent_sdk.environment import GymEnvironment
 from agent_sdk.errors import ConfigError
-from agent_sdk.evaluate import DEFAULT_MAX_STEPS, _check_env_ids
+from agent_sdk.evaluate import _check_env_ids, play_environment, step_budget
 from agent_sdk.events import EndEvent, ModelEvent, ObservationEvent, StepEvent
 from agent_sdk.ordered import ordered_map
 from agent_sdk.policies import VLMPolicy, action_history
 from agent_sdk.prompting import robot_prompt, step_prompt
 from agent_sdk.records import StepRecord
 from agent_sdk.refer import referring_questions
-from agent_sdk.robot import VLM_REPLAN_DISTANCE, RobotEnvironment, is_robot_env
+from agent_sdk.robot import DEFAULT_PERCEIVE_EVERY, VLM_REPLAN_DISTANCE, is_robot_env
 from envs.errors import EnvError
 
 log = logging.getLogger(__name__)
@@ -195,10 +194,8 @@ def learner_examples(
     unwrapped = env.unwrapped
     point_oracle = getattr(unwrapped, "point_oracle", None)
     robot = is_robot_env(env)
-    environment = (
-        RobotEnvironment(env, replan_distance=VLM_REPLAN_DISTANCE) if robot else GymEnvironment(env)
-    )
-    agent.max_steps = max_steps or (env.spec and env.spec.max_episode_steps) or DEFAULT_MAX_STEPS
+    environment = play_environment(env, DEFAULT_PERCEIVE_EVERY, VLM_REPLAN_DISTANCE)
+    agent.max_steps = step_budget(env, max_steps)
     examples: list[Example] = []
     records: list[StepRecord] = []
     success, seen = False, None

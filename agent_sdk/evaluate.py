@@ -85,6 +85,24 @@ DEFAULT_MAX_STEPS = 50  # the agent's budget in an env that has none of its own
 JPEG_QUALITY = 85  # trajectory screenshots
 
 
+def step_budget(env: gym.Env, max_steps: int | None = None) -> int:
+    """The agent's step budget in ``env``: ``max_steps``, else the env's own, else
+    :data:`DEFAULT_MAX_STEPS`."""
+    return max_steps or (env.spec and env.spec.max_episode_steps) or DEFAULT_MAX_STEPS
+
+
+def play_environment(
+    env: gym.Env,
+    perceive_every: int = DEFAULT_PERCEIVE_EVERY,
+    replan_distance: float = DEFAULT_REPLAN_DISTANCE,
+) -> GymEnvironment:
+    """``env`` as the harness plays it: a robot env through the motor layer
+    (:class:`RobotEnvironment` with these settings), any other as it is."""
+    if is_robot_env(env):
+        return RobotEnvironment(env, perceive_every=perceive_every, replan_distance=replan_distance)
+    return GymEnvironment(env)
+
+
 # -- config ---------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class EvalConfig:
@@ -298,22 +316,14 @@ class EpisodeRunner:
         return RandomPolicy(seed)
 
     def _play(self, env: gym.Env, task: EpisodeTask, episode: _Episode) -> None:
-        budget = self.config.max_steps or (env.spec and env.spec.max_episode_steps)
         policy = self._policy(env, task.seed)
         if self.agent is None:
             self.agent = Agent(policy)
         agent = self.agent
-        agent.policy, agent.max_steps = policy, budget or DEFAULT_MAX_STEPS
+        agent.policy, agent.max_steps = policy, step_budget(env, self.config.max_steps)
         agent.keep_images = task.keep_trajectory
-        environment = (
-            RobotEnvironment(
-                env,
-                perceive_every=self.config.perceive_every,
-                replan_distance=self.config.replan_distance,
-            )
-            if is_robot_env(env)
-            else GymEnvironment(env)
-        )
+        assert self.config.replan_distance is not None  # set by EvalConfig
+        environment = play_environment(env, self.config.perceive_every, self.config.replan_distance)
         for event in agent.stream_episode(environment, task.seed):
             if isinstance(event, ObservationEvent):
                 episode.first = episode.first or event.observation

@@ -136,8 +136,6 @@ class VLMPolicy:
         prompt = robot_prompt if robot else step_prompt
         size = observation.size
         read = _read_motor if robot else lambda text: (parse_action(text, image_size=size),)
-        kinds = "motor" if robot else "screen"
-        grammar = {"grammar": action_grammar(kinds)} if self.grammar else {}
         actions, gen, calls, error = _ask(
             self.vlm,
             observation.image,
@@ -146,7 +144,7 @@ class VLMPolicy:
             self.max_retries,
             max_new_tokens=self.max_new_tokens,
             temperature=self.temperature,
-            **grammar,
+            grammar=action_grammar("motor" if robot else "screen") if self.grammar else None,
         )
         first, rest = (None, ()) if actions is None else (actions[0], tuple(actions[1:]))
         return Decision(first, gen.text, gen.timings, calls, error, chunk=rest)

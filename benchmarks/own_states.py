@@ -26,9 +26,10 @@ from pointing_error import distance
 import envs  # noqa: F401  (registers the robot ids)
 from actions.guard import action_points
 from agent_sdk.agent import Agent
+from agent_sdk.evaluate import play_environment, step_budget
 from agent_sdk.events import EndEvent, ModelEvent, StepEvent
 from agent_sdk.policies import VLMPolicy
-from agent_sdk.robot import VLM_REPLAN_DISTANCE, RobotEnvironment
+from agent_sdk.robot import VLM_REPLAN_DISTANCE
 from perception import load_vlm
 from perception.zoo import zoo_model
 
@@ -54,10 +55,10 @@ def score(model: str, env_id: str, seeds: range) -> tuple[Errors, Errors, int]:
     env = gym.make(env_id)
     expert = env.unwrapped
     agent = Agent(VLMPolicy(load_vlm(model, backend="torch", device="cpu")), keep_images=False)
-    agent.max_steps = env.spec.max_episode_steps or 100
+    agent.max_steps = step_budget(env)
     first, later, wins = Errors(), Errors(), 0
     for seed in seeds:
-        environment = RobotEnvironment(env, replan_distance=VLM_REPLAN_DISTANCE)
+        environment = play_environment(env, replan_distance=VLM_REPLAN_DISTANCE)
         want: tuple[tuple[float, float], ...] | None = None
         step = 0
         for event in agent.stream_episode(environment, seed):

@@ -5,7 +5,9 @@ prefix of a string the grammar accepts, and once the grammar is complete only a 
 the answer is always text of the grammar (unless ``max_new_tokens`` cuts it short). The grammar
 is Lark text in llguidance's dialect (``start: /click\\(\\d+, \\d+\\)/``). The backends ask
 :class:`GrammarState` for a mask over the vocabulary before each sampling (greedy or not: the
-other tokens' logits become ``-inf``) and tell it the tokens taken.
+other tokens' logits become ``-inf``) and tell it the tokens taken. The mask is unpacked with
+numpy for both backends: llguidance's own appliers are a ``torch.compile`` kernel (a compiler
+at the first call, on the CPU) and a Metal kernel (no MLX CPU).
 """
 
 from __future__ import annotations
