@@ -580,6 +580,14 @@ def train(
             "instead of running the tower over every image again"
         ),
     ] = None,
+    image_cache: Annotated[
+        Path | None,
+        typer.Option(
+            help="a folder keeping the run's images as the model takes them (decoded, padded, "
+            "resized, packed), so a --resume or another run on the same data and image size "
+            "reads them back instead of preparing every image again"
+        ),
+    ] = None,
     shrink_llm: Annotated[
         float,
         typer.Option(
@@ -733,6 +741,7 @@ def train(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
             lora_rank=lora, unfold_tower=unfold_tower, freeze_tower=freeze_tower,
             feature_cache=None if feature_cache is None else str(feature_cache),
+            image_cache=None if image_cache is None else str(image_cache),
             shrink_llm=shrink_llm,
             number_tokens=number_tokens,
             word_tokens=word_tokens, steps=steps,

@@ -83,6 +83,11 @@ class PackedImages:
         with Image.open(io.BytesIO(blob.tobytes())) as image:
             return np.asarray(image)
 
+    @property
+    def blobs(self) -> list[np.ndarray]:
+        """The packed images (`pack_image`'s PNG bytes), in order (not copies)."""
+        return self._blobs
+
     def extend_packed(self, blobs: Iterable[np.ndarray]) -> None:
         """Add images already packed by `pack_image` (at this size) at the end."""
         self._blobs.extend(blobs)
@@ -236,9 +241,13 @@ def build_dataset(
     examples: Iterable[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
     image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
     ground: bool = False, threads: int = 1,
+    packed: tuple[Sequence[np.ndarray], Sequence[tuple[int, int]]] | None = None,
 ) -> Dataset:  # fmt: skip
     """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once;
     ``ground`` also tokenises each pointing example as a grounding example (`Grounding`).
+    ``packed``: the examples' images already preprocessed and packed, with their source sizes
+    (`Dataset.pixels.blobs`, `Dataset.sizes`; `image_cache`), one per example in order; the
+    examples' own images are then not read (read them with ``images=False``).
 
     ``examples`` is read as a stream, ``_CHUNK`` at a time, so only the packed images stay;
     ``threads`` > 1 preprocesses and packs chunks in that many threads (the same images), and
@@ -249,17 +258,29 @@ def build_dataset(
 
     def chunks() -> Iterator[list[np.ndarray]]:
         for chunk in _batched(examples, _CHUNK):
-            texts.extend((ex.prompt, ex.target, ex.image.shape[1], ex.image.shape[0],
-                          ex.instruction) for ex in chunk)  # fmt: skip
+            at = len(texts)
+            sizes = (packed[1][at:at + len(chunk)] if packed is not None
+                     else [(ex.image.shape[1], ex.image.shape[0]) for ex in chunk])  # fmt: skip
+            texts.extend((ex.prompt, ex.target, *size, ex.instruction)
+                         for ex, size in zip(chunk, sizes, strict=True))  # fmt: skip
             steps.extend(None if ex.robot else (ex.instruction, ex.history) for ex in chunk)
             yield [ex.image for ex in chunk]
 
-    def packed(images: list[np.ndarray]) -> list[np.ndarray]:
+    def pack(images: list[np.ndarray]) -> list[np.ndarray]:
         return pack_model_images(images, image_size, mean)
 
-    with ThreadPoolExecutor(threads) as pool:
-        for blobs in ordered_map(pool, packed, chunks(), ahead=2 * threads):
-            pixels.extend_packed(blobs)
+    if packed is not None:
+        if len(packed[0]) != len(packed[1]):
+            raise ValueError(f"packed: {len(packed[0])} images, {len(packed[1])} sizes")
+        for _ in chunks():  # the texts alone
+            pass
+        if len(texts) != len(packed[0]):
+            raise ValueError(f"packed holds {len(packed[0])} images for {len(texts)} examples")
+        pixels.extend_packed(packed[0])
+    else:
+        with ThreadPoolExecutor(threads) as pool:
+            for blobs in ordered_map(pool, pack, chunks(), ahead=2 * threads):
+                pixels.extend_packed(blobs)
     cache: dict[str, list[int]] = {}
     ids, lens, cells, ground_ids, ground_len, words, ends = [], [], [], [], 0, [], []
     grid = math.isqrt(image_tokens)

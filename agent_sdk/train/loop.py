@@ -12,7 +12,7 @@ import math
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -29,6 +29,7 @@ from agent_sdk.train.data import (
     CENTRED_HALF,
     GROUND_INSTRUCTION,
     CopyText,
+    Dataset,
     Grounding,
     Spotlight,
     answer_loss,
@@ -39,6 +40,7 @@ from agent_sdk.train.data import (
     tower_features,
 )
 from agent_sdk.train.features import FeatureCache, tower_fingerprint
+from agent_sdk.train.image_cache import ImageCache, images_key
 from agent_sdk.train.model import (
     SIZES,
     add_word_tokens,
@@ -94,6 +96,7 @@ class TrainConfig:
     vision_from: str | None = None  # with ``init``: this folder's vision tower and projector
     freeze_tower: bool = False  # with ``init``: the tower as it is, its features computed once
     feature_cache: str | None = None  # with ``freeze_tower``: keep them here (`train.features`)
+    image_cache: str | None = None  # keep the packed model images here (`train.image_cache`)
     shrink_llm: float = 1.0  # with ``init``: the LLM's share kept against a new init (`shrink_llm`)
     number_tokens: bool = False  # one token per coordinate value (`model.add_number_tokens`)
     word_tokens: int = 0  # one token per instruction word in >= this many instructions (0: off)
@@ -367,10 +370,7 @@ class Trainer:
         tokens = (image_size // self.model.model.vision_tower.timm_model.feature_info[-1][
             "reduction"]) ** 2  # fmt: skip
         self.image_tokens = tokens
-        self.data = build_dataset(self._examples(images=True), self.tokenizer,
-                                  self.model.config.image_token_id, image_size, tokens,
-                                  self.mean, ground=self._grounds(),
-                                  threads=config.data_threads)  # fmt: skip
+        self.data = self._dataset(examples, image_size, tokens)
         self.rows = self._folder_rows({d: m["examples"] for d, m in manifests.items()})
         self.pool = self._sampling_pool()
         if config.init is None and payload is None:
@@ -424,6 +424,29 @@ class Trainer:
         examples = read_examples(list(self.folders), images=images,
                                  threads=self.config.data_threads)  # fmt: skip
         return itertools.islice(examples, self.config.max_examples)
+
+    def _dataset(self, examples: Sequence[Example], image_size: int, tokens: int) -> Dataset:
+        """The data in memory (``examples``: their text). With ``image_cache`` the packed images
+        are read from there when a run on the same data, image size and padding wrote them,
+        and written there once built."""
+        config = self.config
+
+        def build(source: Iterable[Example], packed: Any = None) -> Dataset:
+            return build_dataset(source, self.tokenizer, self.model.config.image_token_id,
+                                 image_size, tokens, self.mean, ground=self._grounds(),
+                                 threads=config.data_threads, packed=packed)  # fmt: skip
+
+        if config.image_cache is None:
+            return build(self._examples(images=True))
+        cache = ImageCache(config.image_cache)
+        key = images_key(list(self.manifests.values()), len(examples), image_size, self.mean)
+        packed = cache.load(key, len(examples))
+        if packed is not None:
+            log.info("images of %d examples read from %s", len(examples), cache.path(key))
+            return build(examples, packed)
+        data = build(self._examples(images=True))
+        cache.save(key, data.pixels.blobs, data.sizes)
+        return data
 
     def _folder_rows(self, sizes: dict[str, int]) -> list[FolderRows]:
         """Each folder's range in the data, from the examples it holds (``sizes``)."""
