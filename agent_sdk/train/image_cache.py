@@ -2,7 +2,7 @@
 
 Each start of a run reads every data folder's PNGs, decodes them, pads and resizes them to the
 model's input size and packs them again (`data.build_dataset`): about 12 s per 10,000 GUI
-examples on one core here, and about 112 s for 44,873 examples on a 16-core GPU machine, a third
+examples on one core here, and 110-130 s for 44,873 examples on a 16-core GPU machine, a third
 of a short call there. What comes out depends only on the data folders (their manifest
 hashes, in order), how many examples are used, the image size and the padding colour, so a
 ``--resume`` or another run on the same data reads the packed images back instead.
