@@ -4,8 +4,9 @@ Each start of a run reads every data folder's PNGs, decodes them, pads and resiz
 model's input size and packs them again (`data.build_dataset`): about 12 s per 10,000 GUI
 examples on one core here, and 110-130 s for 44,873 examples on a 16-core GPU machine, a third
 of a short call there. What comes out depends only on the data folders (their manifest
-hashes, in order), how many examples are used, the image size and the padding colour, so a
-``--resume`` or another run on the same data reads the packed images back instead.
+hashes, in order), how many examples are used, the image size and the padding colour (and
+the code that resizes: Pillow's version and `FORMAT`, to bump when the SDK's preprocessing
+changes), so a ``--resume`` or another run on the same data reads the packed images back.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import PIL
 import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
@@ -32,8 +34,10 @@ def images_key(
     data_hashes: Sequence[str], examples: int, image_size: int, mean: Sequence[float]
 ) -> str:
     """A hash of what a run's packed images depend on: its folders' manifest hashes in order,
-    the number of examples taken from them, the model image size and the padding colour."""
-    text = f"{FORMAT} {list(data_hashes)} {examples} {image_size} {[float(m) for m in mean]}"
+    the number of examples taken from them, the model image size and the padding colour (and
+    the resizing code: `FORMAT` and Pillow's version)."""
+    text = (f"{FORMAT} Pillow {PIL.__version__} {list(data_hashes)} {examples} {image_size} "
+            f"{[float(m) for m in mean]}")  # fmt: skip
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 

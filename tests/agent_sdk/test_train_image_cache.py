@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import PIL
 import pytest
 import torch
 
@@ -67,6 +68,12 @@ def test_another_data_cut_or_image_size_gets_its_own_file(
     assert images_key(["h"], 5, 128, (0.0,) * 3) != images_key(["h"], 5, 256, (0.0,) * 3)
     assert images_key(["h"], 5, 128, (0.0,) * 3) != images_key(["h"], 5, 128, (0.5,) * 3)
     assert images_key(["h", "g"], 5, 128, (0.0,) * 3) != images_key(["g", "h"], 5, 128, (0.0,) * 3)
+
+
+def test_the_key_follows_pillows_version(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = images_key(["h"], 5, 128, (0.0,) * 3)
+    monkeypatch.setattr(PIL, "__version__", "0.0.0")
+    assert images_key(["h"], 5, 128, (0.0,) * 3) != key
 
 
 def test_an_unreadable_or_mismatched_file_is_built_anew(
