@@ -15,21 +15,14 @@ and checks the features read back equal those computed. Writes
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _common import collect_ui, print_table, torch_threads, write_json
-
-WAYS = ("no cache", "cache written", "cache read")
+from _common import collect_ui, time_cached_starts, torch_threads, write_json
 
 
 def main() -> None:
-    import torch
-
-    from agent_sdk.train import TrainConfig, Trainer
+    from agent_sdk.train import TrainConfig
     from perception.zoo import model_or_default
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -42,29 +35,10 @@ def main() -> None:
         data = args.data or [str(collect_ui(Path(tmp) / "ui", args.episodes, held_out=False))]
         base = TrainConfig(data=tuple(data), init=str(model_or_default(args.model)),
                            freeze_tower=True, eval_episodes=0, batch_size=16)  # fmt: skip
-        seconds: dict[str, list[float]] = {way: [] for way in WAYS}
-        examples, same = 0, True
-        for r in range(args.repeats):
-            cache = Path(tmp) / f"cache-{r}"
-            features = {}
-            for way in WAYS:
-                cached = None if way == "no cache" else str(cache)
-                config = dataclasses.replace(base, feature_cache=cached)
-                start = time.perf_counter()
-                trainer = Trainer(config, Path(tmp) / f"run-{r}-{way.replace(' ', '-')}")
-                seconds[way].append(time.perf_counter() - start)
-                features[way], examples = trainer.features, len(trainer.data)
-            same &= all(torch.equal(features["no cache"], f) for f in features.values())
-    medians = {way: statistics.median(s) for way, s in seconds.items()}
-    print_table(
-        ["start", "seconds (median)", "x no cache"],
-        [[way, f"{medians[way]:.1f}", f"{medians['no cache'] / medians[way]:.2f}"] for way in WAYS],
-        title=f"Trainer start, --freeze-tower, {examples} examples, 1 thread "
-        f"({args.repeats} rounds); features read back equal: {same}",
-    )
-    path = write_json("feature_cache", {"examples": examples, "seconds": seconds,
-                                        "median_s": medians, "features_equal": same})  # fmt: skip
-    print(f"wrote {path}")
+        figures = time_cached_starts(base, "feature_cache", Path(tmp), args.repeats,
+                                     lambda trainer: trainer.features,
+                                     "--freeze-tower, 1 thread")  # fmt: skip
+    print(f"wrote {write_json('feature_cache', figures)}")
 
 
 if __name__ == "__main__":

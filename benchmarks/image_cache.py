@@ -15,21 +15,14 @@ start without a cache, and checks the images read back equal those built. Writes
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _common import collect_ui, print_table, torch_threads, write_json
-
-WAYS = ("no cache", "cache written", "cache read")
+from _common import collect_ui, time_cached_starts, torch_threads, write_json
 
 
 def main() -> None:
-    import torch
-
-    from agent_sdk.train import TrainConfig, Trainer
+    from agent_sdk.train import TrainConfig
     from perception.zoo import model_or_default
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -44,29 +37,10 @@ def main() -> None:
         base = TrainConfig(data=tuple(data), init=str(model_or_default(args.model)),
                            eval_episodes=0, batch_size=16,
                            data_threads=args.data_threads)  # fmt: skip
-        seconds: dict[str, list[float]] = {way: [] for way in WAYS}
-        examples, same = 0, True
-        for r in range(args.repeats):
-            cache = Path(tmp) / f"cache-{r}"
-            pixels = {}
-            for way in WAYS:
-                cached = None if way == "no cache" else str(cache)
-                config = dataclasses.replace(base, image_cache=cached)
-                start = time.perf_counter()
-                trainer = Trainer(config, Path(tmp) / f"run-{r}-{way.replace(' ', '-')}")
-                seconds[way].append(time.perf_counter() - start)
-                pixels[way], examples = trainer.data.pixels[:], len(trainer.data)
-            same &= all(torch.equal(pixels["no cache"], p) for p in pixels.values())
-    medians = {way: statistics.median(s) for way, s in seconds.items()}
-    print_table(
-        ["start", "seconds (median)", "x no cache"],
-        [[way, f"{medians[way]:.1f}", f"{medians['no cache'] / medians[way]:.2f}"] for way in WAYS],
-        title=f"Trainer start, {examples} examples, {args.data_threads} data thread(s) "
-        f"({args.repeats} rounds); images read back equal: {same}",
-    )
-    path = write_json("image_cache", {"examples": examples, "seconds": seconds,
-                                      "median_s": medians, "images_equal": same})  # fmt: skip
-    print(f"wrote {path}")
+        figures = time_cached_starts(base, "image_cache", Path(tmp), args.repeats,
+                                     lambda trainer: trainer.data.pixels[:],
+                                     f"{args.data_threads} data thread(s)")  # fmt: skip
+    print(f"wrote {write_json('image_cache', figures)}")
 
 
 if __name__ == "__main__":
