@@ -27,8 +27,11 @@ from agent_sdk.prompting import step_prompt
 from perception.preprocess import model_image, pad_fill
 from perception.prompts import chat_prompt, split_on_image
 
-
 # -- tokenised data in memory ---------------------------------------------------------------------
+Packed = tuple[Sequence[np.ndarray], Sequence[tuple[int, int]]]
+"""Examples' images as `PackedImages` keeps them, with their source (width, height) each."""
+
+
 class PackedImages:
     """The model's input images (``3 x S x S`` uint8) kept PNG-compressed in memory, decoded when
     read: lossless, and a 320 px image shrinks from 300 KB to about 16 KB (the mean over the
@@ -241,7 +244,7 @@ def build_dataset(
     examples: Iterable[Example], tokenizer: PreTrainedTokenizerFast, image_id: int,
     image_size: int, image_tokens: int, mean: Sequence[float] = (0.0,) * 3,
     ground: bool = False, threads: int = 1,
-    packed: tuple[Sequence[np.ndarray], Sequence[tuple[int, int]]] | None = None,
+    packed: Packed | None = None,
 ) -> Dataset:  # fmt: skip
     """Preprocess every image as the backend does (pad, bicubic resize) and tokenise once;
     ``ground`` also tokenises each pointing example as a grounding example (`Grounding`).

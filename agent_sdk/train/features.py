@@ -9,17 +9,12 @@ from the same ``--init`` on the same data, reads them back instead.
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from agent_sdk.errors import ConfigError
-
-log = logging.getLogger(__name__)
+from agent_sdk.train.cache_files import cache_folder, read_tensors, write_tensors
 
 FORMAT = "agent-sdk-tower-features/1"
 
@@ -41,9 +36,7 @@ class FeatureCache:
     ``rows x tokens x C`` float16, the first ``rows`` examples of the data set."""
 
     def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():
-            raise ConfigError(f"--feature-cache {folder} is a file: give a folder")
+        self.folder = cache_folder(folder, "--feature-cache")
 
     def path(self, data_hash: str, fingerprint: str) -> Path:
         return self.folder / f"{data_hash}-{fingerprint}.safetensors"
@@ -51,20 +44,12 @@ class FeatureCache:
     def load(self, data_hash: str, fingerprint: str, rows: int) -> torch.Tensor | None:
         """The first ``rows`` features, or None when no file holds that many (or it is
         unreadable: then it is recomputed and written anew)."""
-        path = self.path(data_hash, fingerprint)
-        if not path.is_file():
+        tensors = read_tensors(self.path(data_hash, fingerprint), ("features",))
+        if tensors is None:
             return None
-        try:
-            features = load_file(path)["features"]
-        except (SafetensorError, KeyError, OSError) as err:
-            log.warning("ignoring the unreadable feature file %s (%s): computing anew", path, err)
-            return None
+        features = tensors["features"]
         return features[:rows] if len(features) >= rows else None
 
     def save(self, data_hash: str, fingerprint: str, features: torch.Tensor) -> None:
         """Write a data set's features (atomically: a killed run leaves no partial file)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
-        path = self.path(data_hash, fingerprint)
-        tmp = path.with_suffix(".tmp")
-        save_file({"features": features.contiguous()}, tmp, metadata={"format": FORMAT})
-        tmp.replace(path)
+        write_tensors(self.path(data_hash, fingerprint), {"features": features}, FORMAT)

@@ -20,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import PIL
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from agent_sdk.errors import ConfigError
+from agent_sdk.train.cache_files import cache_folder, read_tensors, write_tensors
+from agent_sdk.train.data import Packed
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +45,32 @@ class ImageCache:
     `data.PackedImages` keeps them) and its source image's width and height."""
 
     def __init__(self, folder: str | Path) -> None:
-        self.folder = Path(folder)
-        if self.folder.exists() and not self.folder.is_dir():
-            raise ConfigError(f"--image-cache {folder} is a file: give a folder")
+        self.folder = cache_folder(folder, "--image-cache")
 
     def path(self, key: str) -> Path:
         return self.folder / f"images-{key}.safetensors"
 
-    def load(self, key: str, rows: int) -> tuple[list[np.ndarray], list[tuple[int, int]]] | None:
+    def load(self, key: str, rows: int) -> Packed | None:
         """The packed images and source sizes of ``rows`` examples, or None when no file holds
         exactly that many (or it is unreadable: then they are built and written anew)."""
         path = self.path(key)
-        if not path.is_file():
+        tensors = read_tensors(path, ("bytes", "offsets", "sizes"))
+        if tensors is None:
             return None
-        try:
-            tensors = load_file(path)
-            data, offsets, sizes = tensors["bytes"], tensors["offsets"], tensors["sizes"]
-        except (SafetensorError, KeyError, OSError) as err:
-            log.warning("ignoring the unreadable image cache %s (%s): building anew", path, err)
-            return None
+        data, offsets, sizes = tensors["bytes"], tensors["offsets"], tensors["sizes"]
         if len(sizes) != rows or len(offsets) != rows + 1 or int(offsets[-1]) != len(data):
             log.warning("ignoring the image cache %s: it holds %d images, the run %d", path,
                         len(sizes), rows)  # fmt: skip
             return None
-        raw, ends = data.numpy(), offsets.tolist()
-        blobs = [raw[a:b].copy() for a, b in itertools.pairwise(ends)]
+        raw = data.numpy()  # the blobs are views of it: no copy
+        blobs = [raw[a:b] for a, b in itertools.pairwise(offsets.tolist())]
         return blobs, [(int(w), int(h)) for w, h in sizes.tolist()]
 
     def save(self, key: str, blobs: Sequence[np.ndarray], sizes: Sequence[tuple[int, int]]) -> None:
         """Write a run's packed images (atomically: a killed run leaves no partial file)."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         lengths = torch.tensor([0, *(len(b) for b in blobs)], dtype=torch.long)
         data = np.concatenate(blobs) if blobs else np.zeros(0, dtype=np.uint8)
         size_rows = torch.tensor(list(sizes), dtype=torch.int32).reshape(-1, 2)
         tensors = {"bytes": torch.from_numpy(data), "offsets": lengths.cumsum(0),
                    "sizes": size_rows}  # fmt: skip
-        path = self.path(key)
-        tmp = path.with_suffix(".tmp")
-        save_file(tensors, tmp, metadata={"format": FORMAT})
-        tmp.replace(path)
+        write_tensors(self.path(key), tensors, FORMAT)

@@ -31,6 +31,7 @@ from agent_sdk.train.data import (
     CopyText,
     Dataset,
     Grounding,
+    Packed,
     Spotlight,
     answer_loss,
     build_dataset,
@@ -431,7 +432,7 @@ class Trainer:
         and written there once built."""
         config = self.config
 
-        def build(source: Iterable[Example], packed: Any = None) -> Dataset:
+        def build(source: Iterable[Example], packed: Packed | None = None) -> Dataset:
             return build_dataset(source, self.tokenizer, self.model.config.image_token_id,
                                  image_size, tokens, self.mean, ground=self._grounds(),
                                  threads=config.data_threads, packed=packed)  # fmt: skip
