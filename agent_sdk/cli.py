@@ -722,7 +722,9 @@ def train(
     data_threads: Annotated[
         int,
         typer.Option(
-            min=1, help="threads that read, resize, pack and decode images (to feed an accelerator)"
+            min=1,
+            help="N > 1: N worker processes read and pack the data at the start, and N threads "
+            "decode each batch's images (to feed an accelerator)",
         ),
     ] = 1,
     save_every: Annotated[int, typer.Option(min=1)] = 200,

@@ -400,28 +400,37 @@ def read_examples(
     if threads <= 1:
         for folder in map(Path, folders):
             for shard in read_manifest(folder)["shards"]:
-                yield from _shard_examples(_shard_bytes(folder, shard), images)
+                yield from shard_examples(Shard(folder, shard), images)
         return
-    shards = [(f, s) for f in map(Path, folders) for s in read_manifest(f)["shards"]]
 
-    def read(shard: tuple[Path, dict[str, Any]]) -> list[Example]:
-        return list(_shard_examples(_shard_bytes(*shard), images))
+    def read(shard: Shard) -> list[Example]:
+        return list(shard_examples(shard, images))
 
     with ThreadPoolExecutor(threads) as pool:
-        for examples in ordered_map(pool, read, shards, ahead=threads):
+        for examples in ordered_map(pool, read, data_shards(folders), ahead=threads):
             yield from examples
 
 
-def _shard_bytes(folder: Path, shard: dict[str, Any]) -> bytes:
-    """A shard file's bytes, checked against its manifest entry."""
-    raw = (folder / shard["name"]).read_bytes()
-    if hashlib.sha256(raw).hexdigest() != shard["sha256"]:
-        raise ConfigError(f"{folder / shard['name']} does not match its manifest entry: "
-                          "collect the data set again")  # fmt: skip
-    return raw
+@dataclass(frozen=True)
+class Shard:
+    """One shard file of a data folder: the folder and its manifest entry (name, sha256, ...)."""
+
+    folder: Path
+    entry: dict[str, Any]
 
 
-def _shard_examples(raw: bytes, images: bool = True) -> Iterator[Example]:
+def data_shards(data: Sequence[str | Path]) -> list[Shard]:
+    """The shards of the data folders ``data``, in the order :func:`read_examples` reads them."""
+    return [Shard(Path(f), s) for f in data for s in read_manifest(f)["shards"]]
+
+
+def shard_examples(shard: Shard, images: bool = True) -> Iterator[Example]:
+    """The examples of one shard, in order, the file checked against its manifest entry first;
+    ``images=False`` as in :func:`read_examples`."""
+    path = shard.folder / shard.entry["name"]
+    raw = path.read_bytes()
+    if hashlib.sha256(raw).hexdigest() != shard.entry["sha256"]:
+        raise ConfigError(f"{path} does not match its manifest entry: collect the data set again")
     with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
         members = {m.name: m for m in tar.getmembers()}
         for name in sorted(n for n in members if n.endswith(".json")):

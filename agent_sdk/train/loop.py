@@ -12,7 +12,7 @@ import math
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -59,6 +59,7 @@ from agent_sdk.train.model import (
     train_tokenizer,
     unfold_vision_tower,
 )
+from agent_sdk.train.packing import pack_folders
 from agent_sdk.train.screens import (
     ScreenLabels,
     label_accuracy,
@@ -131,7 +132,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the vision tower (1.1x more on the CPU, slow start)
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads on the CPU (None: torch's default)
-    data_threads: int = 1  # threads that read, preprocess, pack and decode images (`PackedImages`)
+    data_threads: int = 1  # > 1: processes that read and pack the data (`pack_folders`) at the
+    # start, and threads that decode each batch's images (`PackedImages`)
     save_every: int = 200
     eval_every: int = 0  # 0: evaluate only at the end (when eval_episodes > 0)
     eval_episodes: int = 2  # per env, seeds 0 .. (held out: collect starts at 100000)
@@ -432,20 +434,24 @@ class Trainer:
         and written there once built."""
         config = self.config
 
-        def build(source: Iterable[Example], packed: Packed | None = None) -> Dataset:
+        def build(packed: Packed | None = None) -> Dataset:
+            if packed is None and config.data_threads > 1:  # worker processes read and pack
+                packed = pack_folders(list(self.folders), image_size, self.mean,
+                                      config.data_threads, limit=len(examples))  # fmt: skip
+            source = self._examples(images=True) if packed is None else examples
             return build_dataset(source, self.tokenizer, self.model.config.image_token_id,
                                  image_size, tokens, self.mean, ground=self._grounds(),
                                  threads=config.data_threads, packed=packed)  # fmt: skip
 
         if config.image_cache is None:
-            return build(self._examples(images=True))
+            return build()
         cache = ImageCache(config.image_cache)
         key = images_key(list(self.manifests.values()), len(examples), image_size, self.mean)
         packed = cache.load(key, len(examples))
         if packed is not None:
             log.info("images of %d examples read from %s", len(examples), cache.path(key))
-            return build(examples, packed)
-        data = build(self._examples(images=True))
+            return build(packed)
+        data = build()
         cache.save(key, data.pixels.blobs, data.sizes)
         return data
 
