@@ -556,6 +556,14 @@ def train(
     ],
     config: Annotated[str, typer.Option(help="model size: tiny, small or base")] = "small",
     init: Annotated[Path | None, typer.Option(help="fine-tune this FastVLM folder instead")] = None,
+    image_size: Annotated[
+        int | None,
+        typer.Option(
+            min=64,
+            help="the model's input side in px, a multiple of 64 (one image token per 64 px); "
+            "default: --init's, or the --config size's",
+        ),
+    ] = None,
     lora: Annotated[int, typer.Option(min=0, help="LoRA rank with --init (0: full)")] = 0,
     unfold_tower: Annotated[
         bool,
@@ -741,7 +749,8 @@ def train(
     try:
         cfg = TrainConfig(
             data=tuple(map(str, data)), size=config, init=None if init is None else str(init),
-            lora_rank=lora, unfold_tower=unfold_tower, freeze_tower=freeze_tower,
+            image_size=image_size, lora_rank=lora, unfold_tower=unfold_tower,
+            freeze_tower=freeze_tower,
             feature_cache=None if feature_cache is None else str(feature_cache),
             image_cache=None if image_cache is None else str(image_cache),
             shrink_llm=shrink_llm,

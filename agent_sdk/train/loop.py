@@ -93,6 +93,7 @@ class TrainConfig:
     data: tuple[str, ...]  # folders written by `agent-sdk collect` (named n times: n shares)
     size: str = "small"  # a name of SIZES (ignored with ``init``)
     init: str | None = None  # fine-tune this checkpoint folder instead of a new model
+    image_size: int | None = None  # input px, a multiple of 64 (None: the init's or the size's)
     lora_rank: int = 0  # with ``init``: LoRA adapters of this rank on the LLM (0: full)
     unfold_tower: bool = False  # with ``init``: train timm's train-time tower (`unfold_tower`)
     vision_from: str | None = None  # with ``init``: this folder's vision tower and projector
@@ -218,6 +219,9 @@ class TrainConfig:
             raise ConfigError(f"precision must be auto, fp32 or bf16, got {self.precision!r}")
         if self.data_threads < 1:
             raise ConfigError(f"data_threads must be >= 1, got {self.data_threads}")
+        if self.image_size is not None and (self.image_size < 64 or self.image_size % 64):
+            raise ConfigError(f"image_size is the model's input side in pixels, a multiple of 64 "
+                              f"(one image token per 64 px), got {self.image_size}")  # fmt: skip
 
     def _check_frozen_tower(self) -> None:
         if self.init is None or self.lora_rank or self.unfold_tower:
@@ -311,9 +315,10 @@ def _state_for_saving(
 
 
 def _describe(model_key: dict[str, Any]) -> str:
+    at = f" at {model_key['image_size']} px" if "image_size" in model_key else ""
     if "size" in model_key:
-        return f"a new {model_key['size']} model"
-    how = f"LoRA rank {model_key['lora_rank']}" if model_key["lora_rank"] else "full"
+        return f"a new {model_key['size']} model{at}"
+    how = (f"LoRA rank {model_key['lora_rank']}" if model_key["lora_rank"] else "full") + at
     if model_key.get("unfold_tower"):
         how += ", --unfold-tower"
     if model_key.get("vision_from"):
@@ -362,6 +367,8 @@ class Trainer:
         self.label_window: list[tuple[float, ...]] = []  # labels' accuracy, loss (places' loss)
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
+        if config.image_size is not None:  # the tower is convolutional: any size is its own
+            self.model.config.image_seq_length = (config.image_size // 64) ** 2
         if config.vision_from is not None and payload is None:
             self._take_vision(config.vision_from)
         if payload is None:
@@ -809,9 +816,10 @@ class Trainer:
     def _model_key(self) -> dict[str, Any]:
         """What a resumed run must share with its saved state: the model it trains."""
         c = self.config
+        size = {} if c.image_size is None else {"image_size": c.image_size}
         if c.init is None:
-            return {"size": c.size}
-        key = {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank}
+            return {"size": c.size, **size}
+        key = {"init": str(Path(c.init).expanduser().resolve()), "lora_rank": c.lora_rank, **size}
         if c.vision_from is not None:
             key["vision_from"] = str(Path(c.vision_from).expanduser().resolve())
         if c.freeze_tower:
@@ -827,8 +835,8 @@ class Trainer:
         if saved and saved != now:
             raise ConfigError(
                 f"{self.out} trains {_describe(saved)}, not {_describe(now)}: resume with the same "
-                "--config, --init, --lora, --unfold-tower, --vision-from, --freeze-tower and "
-                "--shrink-llm, or "
+                "--config, --init, --image-size, --lora, --unfold-tower, --vision-from, "
+                "--freeze-tower and --shrink-llm, or "
                 "start a new run in another --out"
             )
         return payload
