@@ -367,7 +367,7 @@ class Trainer:
         self.label_window: list[tuple[float, ...]] = []  # labels' accuracy, loss (places' loss)
         self.copy_window: list[tuple[float, float]] = []  # copy drill's token accuracy, loss
         self.model, self.tokenizer, self.mean, self.std = self._model(examples, payload)
-        if config.image_size is not None:  # the tower is convolutional: any size is its own
+        if config.image_size is not None:  # a convolutional tower: its weights fit any size
             self.model.config.image_seq_length = (config.image_size // 64) ** 2
         if config.vision_from is not None and payload is None:
             self._take_vision(config.vision_from)

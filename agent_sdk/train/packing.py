@@ -55,7 +55,11 @@ def pack_folders(
     their source sizes: ``build_dataset(examples, ..., packed=...)`` takes them. ``workers``
     processes read the shards (two shards ahead each); a shard that does not match its
     manifest raises `ConfigError` from the worker."""
-    shards = _PackedShards(data_shards(data), image_size, mean)
+    needed = data_shards(data)
+    if limit is not None:  # the shards that hold the first ``limit`` examples, by the manifests
+        held = itertools.accumulate(shard.entry["examples"] for shard in needed)
+        needed = needed[: next((i + 1 for i, n in enumerate(held) if n >= limit), len(needed))]
+    shards = _PackedShards(needed, image_size, mean)
     # its own generator: drawing the workers' seeds must not move torch's global RNG
     loader = DataLoader(shards, batch_size=None, collate_fn=_as_is, num_workers=workers,
                         prefetch_factor=2 if workers else None,
@@ -65,6 +69,4 @@ def pack_folders(
     for shard_blobs, shard_sizes in loader:
         blobs += shard_blobs
         sizes += shard_sizes
-        if limit is not None and len(blobs) >= limit:
-            break
-    return list(itertools.islice(blobs, limit)), sizes[:limit]
+    return blobs[:limit], sizes[:limit]
