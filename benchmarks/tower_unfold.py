@@ -1,7 +1,7 @@
 """How fast does a checkpoint's vision tower learn what a shape is: folded, unfolded or new?
 
     .venv/bin/python benchmarks/tower_unfold.py [--model DIR] [--steps 400] \\
-        [--variant folded --variant unfolded --variant new]
+        [--variant folded --variant unfolded --variant new] [--image-size 640]
 
 A FastVLM folder holds its vision tower re-parameterised (one conv per block, little
 BatchNorm), and `agent-sdk train --init` used to train it in that form. This trains each
@@ -19,7 +19,9 @@ the first 200 held out, the same batches for every variant:
 
 Every 50 steps it prints the held-out label accuracy (tokens with an element whose top word is
 one of theirs) and the shape-kind accuracy (tokens under a shape: the top of the seven kinds is
-theirs; chance about 0.14). One thread per variant; the variants run one after another. Prints
+theirs; chance about 0.14). ``--image-size`` renders the screens at another input size than the
+model's (the tower is convolutional, its positional encodings too: any multiple of 64 works),
+with one token per 64 px as the model's. One thread per variant; the variants run one after another. Prints
 a table and writes ``benchmarks/out/tower_unfold.json``.
 """
 
@@ -128,12 +130,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument(
+        "--image-size",
+        type=int,
+        default=None,
+        help="input size in px, a multiple of 64 (default: the model's)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     model_dir = args.model or zoo_model()
     _, info = load_fastvlm_torch(model_dir, dtype=torch.float32)
-    tokens = info.num_image_tokens
-    labels = screen_labels([ENV], SCREENS, info.image_size, tokens)
+    size = args.image_size or info.image_size
+    if size % 64:
+        parser.error(f"--image-size must be a multiple of 64 (one token per 64 px), got {size}")
+    labels = screen_labels([ENV], SCREENS, size, (size // 64) ** 2)
     results = {v: run(v, model_dir, labels, args.steps, args.batch, args.lr, info.image_mean,
                       info.image_std) for v in args.variant or VARIANTS}  # fmt: skip
     marks = sorted({r["step"] for curve in results.values() for r in curve if r["step"]})
@@ -144,10 +154,13 @@ def main() -> None:
         rows.append([variant, *(f"{fmt(at[m]['kind_accuracy'], '.2f')} / "
                                 f"{fmt(at[m]['label_accuracy'], '.2f')}" for m in marks),
                      f"{curve[-1]['seconds'] / args.steps:.2f}"])  # fmt: skip
-    print(f"\nkind / label accuracy on {HELD_OUT} held-out screens of {ENV} ({model_dir}):")
+    print(
+        f"\nkind / label accuracy on {HELD_OUT} held-out screens of {ENV} at {size} px "
+        f"({model_dir}):"
+    )
     print_table(["tower", *(f"step {m}" for m in marks), "s / step"], rows)
     write_json("tower_unfold", {"model": str(model_dir), "env": ENV, "screens": SCREENS,
-                                "held_out": HELD_OUT, "batch": args.batch, "lr": args.lr,
+                                "held_out": HELD_OUT, "image_size": size, "batch": args.batch, "lr": args.lr,
                                 "curves": results})  # fmt: skip
 
 
