@@ -21,8 +21,8 @@ Every 50 steps it prints the held-out label accuracy (tokens with an element who
 one of theirs) and the shape-kind accuracy (tokens under a shape: the top of the seven kinds is
 theirs; chance about 0.14). ``--image-size`` renders the screens at another input size than the
 model's (the tower is convolutional, its positional encodings too: any multiple of 64 works),
-with one token per 64 px as the model's. One thread per variant; the variants run one after another. Prints
-a table and writes ``benchmarks/out/tower_unfold.json``.
+with one token per 64 px as the model's. One thread per variant; the variants run one after
+another. Prints a table and writes ``benchmarks/out/tower_unfold.json``.
 """
 
 from __future__ import annotations
@@ -160,8 +160,8 @@ def main() -> None:
     )
     print_table(["tower", *(f"step {m}" for m in marks), "s / step"], rows)
     write_json("tower_unfold", {"model": str(model_dir), "env": ENV, "screens": SCREENS,
-                                "held_out": HELD_OUT, "image_size": size, "batch": args.batch, "lr": args.lr,
-                                "curves": results})  # fmt: skip
+                                "held_out": HELD_OUT, "image_size": size, "batch": args.batch,
+                                "lr": args.lr, "curves": results})  # fmt: skip
 
 
 if __name__ == "__main__":
