@@ -236,44 +236,51 @@ def episode_model(parser: Any) -> tuple[Any, Any, Any]:
     return args, model, load_vlm(model, device="cpu")
 
 
-CACHE_WAYS = ("no cache", "cache written", "cache read")
-
-
-def time_cached_starts(
-    base: Any, field: str, tmp: Path, repeats: int, built: Callable[[Any], Any], what: str
-) -> dict[str, Any]:
-    """Build ``agent_sdk.train.Trainer`` from the config ``base`` three ways a round, in
-    ``repeats`` rounds: with no cache, an empty one (filled as it starts) and that filled one,
-    the cache's folder given as the config's ``field``. Prints the median seconds of each and
-    the ratio to the start without a cache, and whether ``built(trainer)`` (a tensor) came out
-    the same every way; returns those figures (``examples``, ``seconds``, ``median_s``,
-    ``same``)."""
+def time_trainer_starts(
+    base: Any, ways: dict[str, Callable[[int], dict[str, Any]]], tmp: Path, repeats: int,
+    built: Callable[[Any], Any], what: str,
+) -> dict[str, Any]:  # fmt: skip
+    """Build ``agent_sdk.train.Trainer`` from the config ``base`` each of ``ways`` a round (the
+    config fields ``ways[name](round)`` changes), in ``repeats`` rounds. Prints the median
+    seconds of each and the ratio of the first way's to it, and whether ``built(trainer)`` (a
+    tensor) came out the same every way; returns those figures (``examples``, ``seconds``,
+    ``median_s``, ``same``)."""
     import dataclasses
 
     import torch
 
     from agent_sdk.train import Trainer
 
-    seconds: dict[str, list[float]] = {way: [] for way in CACHE_WAYS}
-    examples, same = 0, True
+    seconds: dict[str, list[float]] = {way: [] for way in ways}
+    examples, same, first = 0, True, next(iter(ways))
     for r in range(repeats):
         outputs = {}
-        for way in CACHE_WAYS:
-            cache = None if way == "no cache" else str(tmp / f"cache-{r}")
+        for way, changes in ways.items():
             start = time.perf_counter()
-            trainer = Trainer(dataclasses.replace(base, **{field: cache}),
+            trainer = Trainer(dataclasses.replace(base, **changes(r)),
                               tmp / f"run-{r}-{way.replace(' ', '-')}")  # fmt: skip
             seconds[way].append(time.perf_counter() - start)
             outputs[way], examples = built(trainer), len(trainer.data)
-        same &= all(torch.equal(outputs["no cache"], o) for o in outputs.values())
+            del trainer
+        same &= all(torch.equal(outputs[first], o) for o in outputs.values())
     medians = {way: statistics.median(s) for way, s in seconds.items()}
     print_table(
-        ["start", "seconds (median)", "x no cache"],
-        [
-            [way, f"{medians[way]:.1f}", f"{medians['no cache'] / medians[way]:.2f}"]
-            for way in CACHE_WAYS
-        ],
+        ["start", "seconds (median)", f"x {first}"],
+        [[way, f"{medians[way]:.1f}", f"{medians[first] / medians[way]:.2f}"] for way in ways],
         title=f"Trainer start, {what}, {examples} examples ({repeats} rounds); "
-        f"read back equal: {same}",
+        f"the same every way: {same}",
     )
     return {"examples": examples, "seconds": seconds, "median_s": medians, "same": same}
+
+
+def time_cached_starts(
+    base: Any, field: str, tmp: Path, repeats: int, built: Callable[[Any], Any], what: str
+) -> dict[str, Any]:
+    """`time_trainer_starts` with no cache, an empty one (filled as it starts) and that filled
+    one, the cache's folder given as the config's ``field``."""
+    ways: dict[str, Callable[[int], dict[str, Any]]] = {
+        "no cache": lambda r: {field: None},
+        "cache written": lambda r: {field: str(tmp / f"cache-{r}")},
+        "cache read": lambda r: {field: str(tmp / f"cache-{r}")},
+    }
+    return time_trainer_starts(base, ways, tmp, repeats, built, what)

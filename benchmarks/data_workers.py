@@ -14,20 +14,15 @@ over one thread, checks every way's images equal, and writes ``benchmarks/out/da
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
-from _common import collect_ui, print_table, torch_threads, write_json
+from _common import collect_ui, time_trainer_starts, torch_threads, write_json
 
 
 def main() -> None:
-    import torch
-
-    from agent_sdk.train import TrainConfig, Trainer
+    from agent_sdk.train import TrainConfig
     from perception.zoo import model_or_default
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -37,30 +32,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, action="append", help="default: 2")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
-    ways = [1, *(args.workers or [2])]
+    ways = {"one thread": lambda r: {"data_threads": 1}}
+    for n in args.workers or [2]:
+        ways[f"{n} worker processes"] = lambda r, n=n: {"data_threads": n}
     with tempfile.TemporaryDirectory() as tmp, torch_threads(1):
         data = args.data or [str(collect_ui(Path(tmp) / "ui", args.episodes, held_out=False))]
         base = TrainConfig(data=tuple(data), init=str(model_or_default(args.model)),
                            eval_episodes=0, batch_size=16)  # fmt: skip
-        seconds: dict[int, list[float]] = {n: [] for n in ways}
-        images: dict[int, torch.Tensor] = {}
-        for r in range(args.repeats):
-            for n in ways:
-                start = time.perf_counter()
-                trainer = Trainer(dataclasses.replace(base, data_threads=n), Path(tmp) / f"{r}-{n}")
-                seconds[n].append(time.perf_counter() - start)
-                images[n], examples = trainer.data.pixels[:], len(trainer.data)
-                del trainer
-    same = all(torch.equal(images[1], im) for im in images.values())
-    medians = {n: statistics.median(s) for n, s in seconds.items()}
-    rows = [[str(n), "this process" if n == 1 else f"{n} worker processes",
-             f"{medians[n]:.1f}", f"{medians[1] / medians[n]:.2f}"] for n in ways]  # fmt: skip
-    print_table(["data_threads", "how", "seconds (median)", "x one thread"], rows,
-                title=f"Trainer start without a cache, {examples} examples, {os.cpu_count()} "
-                f"CPUs ({args.repeats} rounds); images equal: {same}")  # fmt: skip
-    figures = {"examples": examples, "cpus": os.cpu_count(), "seconds": seconds,
-               "median_s": medians, "same": same}  # fmt: skip
-    print(f"wrote {write_json('data_workers', figures)}")
+        figures = time_trainer_starts(base, ways, Path(tmp), args.repeats,
+                                      lambda trainer: trainer.data.pixels[:],
+                                      f"no cache, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"wrote {write_json('data_workers', {**figures, 'cpus': os.cpu_count()})}")
 
 
 if __name__ == "__main__":
