@@ -1,7 +1,8 @@
 """Where a model's first click lands on the GUI suite: on the oracle's element, on another, or
 on none (the screen's own `elements()` as ground truth).
 
-    .venv/bin/python benchmarks/first_click.py [--model DIR] [--episodes 10] [--refer 3]
+    .venv/bin/python benchmarks/first_click.py [--model DIR] [--episodes 10] [--refer 3] \\
+        [--env agent_sdk/ui-click-shape-v0]
 
 For every GUI task, on seeds 0 .. episodes-1 (held out), the model answers the first screen
 once, greedily, with the agent's prompt (`step_prompt`). When the oracle's first action is a
@@ -75,9 +76,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--refer", type=int, default=0,
                         help="ask K referring questions per first screen instead")  # fmt: skip
+    parser.add_argument("--env", action="append", default=None,
+                        help="a GUI task's env id (repeat; default: all)")  # fmt: skip
     args, model, vlm = episode_model(parser)
     per_task: dict[str, Counter[str]] = {}
-    for env_id in envs.SUITES["ui"]:
+    for env_id in args.env or envs.SUITES["ui"]:
         env = gym.make(env_id)
         counts: Counter[str] = Counter()
         for seed in range(args.episodes):
