@@ -24,11 +24,10 @@ from typing import Any
 import gymnasium as gym
 import torch
 from _common import fmt, print_table, write_json
-from transformers.models.qwen2.modeling_qwen2 import rotate_half
 
 from agent_sdk.collect import CollectConfig, collect, read_examples
 from agent_sdk.train import build_dataset
-from agent_sdk.train.data import collate, model_pixels
+from agent_sdk.train.data import collate, model_pixels, pointer_scores
 from agent_sdk.train.screens import token_of
 from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import zoo_model
@@ -64,24 +63,10 @@ def head_top_tokens(
     lm = model.model.language_model
     states = lm(inputs_embeds=embeds, attention_mask=batch["mask"].long(),
                 output_hidden_states=True).hidden_states  # fmt: skip
-    rows = torch.arange(len(ids))
-    query = batch["prompt_lens"] - 1
-    first = image.float().argmax(-1)
     count = int(image[0].sum())
-    image_at = first[:, None] + torch.arange(count)[None]  # B x tokens: their positions
-    cos, sin = lm.rotary_emb(states[0], torch.arange(ids.shape[1])[None])
-    tops = []
-    for index in range(1, len(lm.layers)):
-        attn = lm.layers[index].self_attn
-        x = lm.layers[index].input_layernorm(states[index])
-        d = attn.head_dim
-        q = attn.q_proj(x[rows, query])[:, :d]
-        k = attn.k_proj(x)[..., :d]
-        q = q * cos[0, query] + rotate_half(q) * sin[0, query]
-        k = k * cos + rotate_half(k) * sin
-        scores = torch.einsum("bd,bld->bl", q, k)
-        tops.append(scores.gather(1, image_at).argmax(-1))
-    return torch.stack(tops)
+    image_at = image.float().argmax(-1)[:, None] + torch.arange(count)[None]  # B x tokens
+    layers = pointer_scores(lm, states, batch["prompt_lens"] - 1)
+    return torch.stack([scores.gather(1, image_at).argmax(-1) for scores in layers])
 
 
 def main() -> None:

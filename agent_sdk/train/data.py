@@ -716,6 +716,31 @@ def cell_words_loss(
     return per_answer.mean()
 
 
+def pointer_scores(
+    lm: torch.nn.Module, hidden_states: Sequence[torch.Tensor], queries: torch.Tensor,
+) -> list[torch.Tensor]:  # fmt: skip
+    """Attention head 0's scores (before the softmax, later positions -inf) of the state at
+    position ``queries`` (per row) over every position, in every layer but the first: one
+    rows x length tensor a layer. What `pointer_loss` trains and `benchmarks/pointer_probe.py`
+    reads."""
+    rows = torch.arange(len(queries), device=queries.device)
+    length = hidden_states[0].shape[1]
+    positions = torch.arange(length, device=queries.device)
+    cos, sin = lm.rotary_emb(hidden_states[0], positions[None])  # 1 x L x D
+    scores = []
+    for index in range(1, len(lm.layers)):
+        attn = lm.layers[index].self_attn
+        x = lm.layers[index].input_layernorm(hidden_states[index])  # R x L x H
+        d = attn.head_dim
+        q = attn.q_proj(x[rows, queries])[:, :d]  # head 0: R x D
+        k = attn.k_proj(x)[..., :d]  # its key/value head 0: R x L x D
+        q = q * cos[0, queries] + rotate_half(q) * sin[0, queries]
+        k = k * cos + rotate_half(k) * sin
+        layer = torch.einsum("rd,rld->rl", q, k).float() * attn.scaling
+        scores.append(layer.masked_fill(positions[None] > queries[:, None], float("-inf")))
+    return scores
+
+
 def pointer_loss(
     lm: torch.nn.Module, hidden_states: Sequence[torch.Tensor], image: torch.Tensor,
     queries: torch.Tensor, cells: torch.Tensor,
@@ -731,21 +756,8 @@ def pointer_loss(
     rows = (cells >= 0).nonzero().flatten()
     if len(rows) == 0:
         return hidden_states[0].sum() * 0.0
-    length = hidden_states[0].shape[1]
-    positions = torch.arange(length, device=cells.device)
-    query_pos = queries[rows]
     target = image[rows].float().argmax(-1) + cells[rows]  # first image token + cell
-    cos, sin = lm.rotary_emb(hidden_states[0], positions[None])  # 1 x L x D
-    losses = []
-    for index in range(1, len(lm.layers)):
-        attn = lm.layers[index].self_attn
-        x = lm.layers[index].input_layernorm(hidden_states[index][rows])  # R x L x H
-        d = attn.head_dim
-        q = attn.q_proj(x[torch.arange(len(rows)), query_pos])[:, :d]  # head 0: R x D
-        k = attn.k_proj(x)[..., :d]  # its key/value head 0: R x L x D
-        q = q * cos[0, query_pos] + rotate_half(q) * sin[0, query_pos]
-        k = k * cos + rotate_half(k) * sin
-        scores = torch.einsum("rd,rld->rl", q, k).float() * attn.scaling
-        scores = scores.masked_fill(positions[None] > query_pos[:, None], float("-inf"))
-        losses.append(torch.nn.functional.cross_entropy(scores, target))
+    states = [h[rows] for h in hidden_states]
+    losses = [torch.nn.functional.cross_entropy(scores, target)
+              for scores in pointer_scores(lm, states, queries[rows])]  # fmt: skip
     return torch.stack(losses).mean()
