@@ -3,7 +3,9 @@
 * :func:`time_calls` times callables with warm-up, interleaved repeats and the median;
 * :func:`torch_threads` sets torch's intra-op thread count for a block;
 * :func:`print_table` prints an aligned text table;
-* :func:`write_json` / :func:`save_figure` write ``benchmarks/out/<name>.json`` / ``.png``.
+* :func:`write_json` / :func:`save_figure` write ``benchmarks/out/<name>.json`` / ``.png``;
+* :func:`first_clicks` and :func:`model_dataset` give the model probes their held-out screens
+  and a checkpoint with its dataset.
 """
 
 from __future__ import annotations
@@ -172,6 +174,41 @@ def collect_ui(folder: Path, episodes: int = 5, held_out: bool = True) -> Path:
     how = {"seed": 0, "noise": 0.0} if held_out else {"noise": 0.15}
     collect(CollectConfig(env_ids=UI_SUITE, episodes=episodes, **how), folder)
     return folder
+
+
+def first_clicks(env_id: str, episodes: int) -> list[Any]:
+    """The first screens of ``env_id`` on seeds 0 .. episodes-1 (held out, no random clicks)
+    whose oracle clicks, as `agent_sdk.collect.Example`s held in memory (their seed is the
+    episode's)."""
+    import tempfile
+
+    from agent_sdk.collect import CollectConfig, collect, read_examples
+
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch) / "first"
+        collect(CollectConfig(env_ids=(env_id,), episodes=episodes, seed=0, noise=0.0,
+                              max_steps=1), folder)  # fmt: skip
+        return [ex for ex in read_examples(folder) if ex.target.startswith("click(")]
+
+
+def model_dataset(model_dir: str, examples: Sequence[Any]) -> tuple[Any, Any, Any, Any, int]:
+    """``model_dir`` loaded on the CPU in float32 (eval mode) and ``examples`` preprocessed and
+    tokenised for it (`agent_sdk.train.build_dataset` at its input size): the model, its
+    `LoadInfo`, tokenizer and dataset, and its image tokens' grid side."""
+    import math
+
+    import torch
+
+    from agent_sdk.train import build_dataset
+    from perception.checkpoints import load_fastvlm_torch, load_tokenizer
+
+    model, info = load_fastvlm_torch(model_dir, dtype=torch.float32)
+    model.eval()
+    tokenizer = load_tokenizer(model_dir)
+    grid = math.isqrt(model.config.image_seq_length)
+    data = build_dataset(examples, tokenizer, model.config.image_token_id, grid * 64,
+                         grid * grid, info.image_mean)  # fmt: skip
+    return model, info, tokenizer, data, grid
 
 
 def token_features(

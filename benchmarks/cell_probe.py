@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
-from _common import add_example_args, collect_ui, fmt, print_table, target_features, write_json
+from _common import (
+    add_example_args,
+    collect_ui,
+    fmt,
+    model_dataset,
+    print_table,
+    target_features,
+    write_json,
+)
 
 from agent_sdk.collect import read_examples
-from agent_sdk.train import Spotlight, build_dataset
+from agent_sdk.train import Spotlight
 from agent_sdk.train.data import first_point
-from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import model_or_default
 
 
@@ -39,14 +45,9 @@ def main() -> None:
     model_dir = str(model_or_default(args.model))
     scratch = tempfile.TemporaryDirectory()
     data_dir = args.data or str(collect_ui(Path(scratch.name) / "ui-heldout", episodes=30))
-    model, info = load_fastvlm_torch(model_dir)
-    model.eval()
     clicks = (ex for ex in read_examples(data_dir) if ex.target.startswith("click("))
     examples = list(itertools.islice(clicks, args.examples))
-    grid = math.isqrt(model.config.image_seq_length)
-    size = grid * 64
-    data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id, size,
-                         grid * grid, info.image_mean)  # fmt: skip
+    model, info, _, data, grid = model_dataset(model_dir, examples)
     light, rows, payload = Spotlight(1.0, np.random.default_rng(0)), [], []
     at = np.asarray([first_point(a, *wh) for a, wh in zip(data.answers, data.sizes, strict=True)])
     offsets = at * grid - np.clip(np.floor(at * grid), 0, grid - 1)  # inside the target's cell

@@ -20,16 +20,13 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import math
 
 import numpy as np
 import torch
-from _common import fmt, print_table, token_features, write_json
+from _common import fmt, model_dataset, print_table, token_features, write_json
 
 from agent_sdk.collect import read_examples
-from agent_sdk.train import build_dataset
 from agent_sdk.train.data import drag_end, first_point, grid_cell
-from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import model_or_default
 
 
@@ -71,17 +68,13 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model_dir = str(model_or_default(args.model))
-    model, info = load_fastvlm_torch(model_dir)
-    model.eval()
     drags = (ex for ex in read_examples(args.data) if ex.target.startswith("drag("))
     examples = list(itertools.islice(drags, args.examples))
     if len(examples) < 10:
         raise SystemExit(f"{args.data} holds {len(examples)} drag examples; the probe needs 10 "
                          "or more: collect pushes (`agent-sdk collect --env "
                          "agent_sdk/robot-push-v0`)")  # fmt: skip
-    grid = math.isqrt(model.config.image_seq_length)
-    data = build_dataset(examples, load_tokenizer(model_dir), model.config.image_token_id,
-                         grid * 64, grid * grid, info.image_mean)  # fmt: skip
+    model, info, _, data, grid = model_dataset(model_dir, examples)
     feats = token_features(model, info.image_mean, info.image_std, data)
     fit, rows, payload = len(examples) * 4 // 5, [], []
     for name, point in (("start", first_point), ("end", drag_end)):

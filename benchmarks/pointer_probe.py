@@ -16,20 +16,14 @@ Prints a table and writes ``benchmarks/out/pointer_probe.json``.
 from __future__ import annotations
 
 import argparse
-import math
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
 import torch
-from _common import fmt, print_table, write_json
+from _common import first_clicks, fmt, model_dataset, print_table, write_json
 
-from agent_sdk.collect import CollectConfig, collect, read_examples
-from agent_sdk.train import build_dataset
 from agent_sdk.train.data import collate, model_pixels, pointer_scores
 from agent_sdk.train.screens import token_of
-from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import zoo_model
 
 ENV = "agent_sdk/ui-click-shape-v0"
@@ -76,27 +70,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    scratch = tempfile.TemporaryDirectory()
-    folder = Path(scratch.name) / "shapes"
-    collect(CollectConfig(env_ids=(ENV,), episodes=args.episodes, seed=0, noise=0.0,
-                          max_steps=1), folder)  # fmt: skip
-    examples = [ex for ex in read_examples(folder) if ex.target.startswith("click(")]
+    examples = first_clicks(ENV, args.episodes)
     rows, payload = [], []
     for name in [str(m) for m in args.model or [zoo_model()]]:
-        model, info = load_fastvlm_torch(name, dtype=torch.float32)
-        tokenizer = load_tokenizer(name)
-        grid = math.isqrt(model.config.image_seq_length)
-        data = build_dataset(examples, tokenizer, model.config.image_token_id, grid * 64,
-                             grid * grid, info.image_mean)  # fmt: skip
+        model, info, tokenizer, data, grid = model_dataset(name, examples)
         chance = sum(1 / len(t) for t in shape_tokens([ex.seed for ex in examples], grid))
-        hits: torch.Tensor | None = None
-        for start in range(0, len(examples), 32):
-            index = list(range(start, min(start + 32, len(examples))))
-            batch = collate(data, index, tokenizer.pad_token_id or 0)
-            found = (head_top_tokens(model, batch, info.image_mean, info.image_std)
-                     == batch["cells"][None]).sum(1)  # fmt: skip
-            hits = found if hits is None else hits + found
-        assert hits is not None
+        batches = (collate(data, list(range(start, min(start + 32, len(examples)))),
+                           tokenizer.pad_token_id or 0)
+                   for start in range(0, len(examples), 32))  # fmt: skip
+        hits = sum((head_top_tokens(model, b, info.image_mean, info.image_std)
+                    == b["cells"][None]).sum(1) for b in batches)  # fmt: skip
         per_layer = [int(h) for h in hits]
         payload.append({"model": name, "per_layer": per_layer, "chance": chance})
         rows.append([name, *(str(h) for h in per_layer), fmt(chance, ".1f")])
@@ -104,7 +87,6 @@ def main() -> None:
     print_table(["model", *(f"layer {i + 1}" for i in range(1, layers + 1)), "chance"], rows,
                 title=f"head 0 of the last prompt position on the named shape's token, of "
                       f"{len(examples)} held-out {ENV} first screens")  # fmt: skip
-    scratch.cleanup()
     print(write_json("pointer_probe", {"examples": len(examples), "rows": payload}))
 
 

@@ -17,22 +17,16 @@ writes ``benchmarks/out/target_probe.json``.
 from __future__ import annotations
 
 import argparse
-import math
-import tempfile
 from collections import Counter
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from _common import fmt, print_table, target_features, write_json
+from _common import first_clicks, fmt, model_dataset, print_table, target_features, write_json
 
-from agent_sdk.collect import CollectConfig, collect, read_examples
-from agent_sdk.train import build_dataset
 from agent_sdk.train.data import first_point
 from envs.ui.tasks.click_shape import BASE_COLORS
 from envs.ui.widgets.controls import SHAPE_KINDS
-from perception.checkpoints import load_fastvlm_torch, load_tokenizer
 from perception.zoo import zoo_model
 
 ENV = "agent_sdk/ui-click-shape-v0"
@@ -86,11 +80,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     models = [str(m) for m in args.model or [zoo_model()]]
-    scratch = tempfile.TemporaryDirectory()
-    folder = Path(scratch.name) / "shapes"
-    collect(CollectConfig(env_ids=(ENV,), episodes=args.examples, seed=0, noise=0.0,
-                          max_steps=1), folder)  # fmt: skip
-    examples = [ex for ex in read_examples(folder) if ex.target.startswith("click(")]
+    examples = first_clicks(ENV, args.examples)
     colours = [named(ex.instruction, (*BASE_COLORS, "black", "white")) for ex in examples]
     kinds = [named(ex.instruction, tuple(SHAPE_KINDS)) for ex in examples]
     fit = len(examples) * 4 // 5
@@ -98,11 +88,7 @@ def main() -> None:
               for name, labels in (("colour", colours), ("kind", kinds))}  # fmt: skip
     rows, payload = [], []
     for name in models:
-        model, info = load_fastvlm_torch(name, dtype=torch.float32)
-        model.eval()
-        grid = math.isqrt(model.config.image_seq_length)
-        data = build_dataset(examples, load_tokenizer(name), model.config.image_token_id,
-                             grid * 64, grid * grid, info.image_mean)  # fmt: skip
+        model, info, _, data, _ = model_dataset(name, examples)
         feats = target_features(model, info.image_mean, info.image_std, data)
         result = {"model": name, "colour": probe_accuracy(feats, colours, fit),
                   "kind": probe_accuracy(feats, kinds, fit)}  # fmt: skip
@@ -116,7 +102,6 @@ def main() -> None:
     print_table(["model", "colour accuracy", "kind accuracy"], rows,
                 title=f"target probe: {len(examples) - fit} held-out {ENV} targets "
                       f"(fitted on {fit})")  # fmt: skip
-    scratch.cleanup()
     print(write_json("target_probe", {"examples": len(examples), "fit": fit, "chance": chance,
                                       "rows": payload}))  # fmt: skip
 

@@ -757,7 +757,7 @@ def pointer_loss(
     if len(rows) == 0:
         return hidden_states[0].sum() * 0.0
     target = image[rows].float().argmax(-1) + cells[rows]  # first image token + cell
-    states = [h[rows] for h in hidden_states]
+    states = [h[rows] for h in hidden_states[: len(lm.layers)]]  # the layers it reads
     losses = [torch.nn.functional.cross_entropy(scores, target)
               for scores in pointer_scores(lm, states, queries[rows])]  # fmt: skip
     return torch.stack(losses).mean()
